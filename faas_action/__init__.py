@@ -1,0 +1,1 @@
+"""faas-action: deploy serverless functions from a GitHub container action."""
