@@ -108,7 +108,7 @@ def _run(runner: Runner, environ: Mapping[str, str], clock: Clock, started: floa
 
     results = [_outputs(result, artifact) for _, _, result, artifact in rows]
     for name, value in results[-1].items():
-        if name not in ("code-sha256", "package-size"):
+        if name not in ("code-sha256", "package-size", "changed"):
             runner.set_output(name, value)
     runner.set_output("changed", "true" if any(r.changed for _, _, r, _ in rows) else "false")
     runner.set_output("results", json.dumps(results, sort_keys=True))

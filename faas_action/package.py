@@ -39,7 +39,7 @@ class Entry:
     size: int
 
 
-def ignore_spec(source: Path, provider_ignore_file: str | None, default_ignores: Iterable[str] = ()) -> pathspec.PathSpec:
+def ignore_spec(source: Path, provider_ignore_file: str | None, default_ignores: Iterable[str] = ()) -> pathspec.GitIgnoreSpec:
     """The exclusion rules: always-excluded paths plus `.faasignore`, else the provider's file,
     else the provider's defaults (gcloud's, for example)."""
     lines = list(ALWAYS_EXCLUDED)
@@ -49,7 +49,7 @@ def ignore_spec(source: Path, provider_ignore_file: str | None, default_ignores:
             break
     else:
         lines.extend(_expand_default(source, default_ignores))
-    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
 def _expand_includes(source: Path, path: Path) -> list[str]:
@@ -77,7 +77,7 @@ def _expand_default(source: Path, default_ignores: Iterable[str]) -> list[str]:
     return lines
 
 
-def collect(source: Path, spec: pathspec.PathSpec) -> list[Entry]:
+def collect(source: Path, spec: pathspec.GitIgnoreSpec) -> list[Entry]:
     """Every file to package, sorted by archive name. A symlink leaving `source` is an InputError."""
     root = source.resolve()
     entries: list[Entry] = []

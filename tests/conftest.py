@@ -156,3 +156,65 @@ def moto_server():
     server.start()
     yield f"http://127.0.0.1:{port}"
     server.stop()
+
+
+# -- AWS: moto behind the scripted proxy --------------------------------------------------------
+
+AWS_TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing-secret-key",
+    "AWS_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+}
+
+
+@pytest.fixture(scope="session")
+def aws_role(moto_server) -> str:
+    """An execution role in moto's IAM (moto checks that it exists)."""
+    import boto3
+
+    iam = boto3.client("iam", endpoint_url=moto_server, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing-secret-key")
+    return iam.create_role(RoleName="faas-test-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+
+
+@pytest.fixture
+def lambda_proxy(moto_server):
+    from tests.fakes.lambda_proxy import LambdaProxy
+
+    proxy = LambdaProxy(moto_server).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def aws_env(lambda_proxy) -> dict[str, str]:
+    return {**AWS_TEST_ENV, "AWS_ENDPOINT_URL": lambda_proxy.url}
+
+
+@pytest.fixture
+def aws_action(action: ActionRunner, aws_env) -> ActionRunner:
+    action.base_env.update(aws_env)
+    return action
+
+
+@pytest.fixture
+def function_name(request) -> str:
+    """A function name unique to the test (the moto server lives for the whole session)."""
+    return "fn-" + uuid.uuid4().hex[:12]
+
+
+def boto_client(service: str, endpoint: str, **config):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing-secret-key",
+        config=Config(**config) if config else None,
+    )

@@ -1,0 +1,226 @@
+"""A proxy in front of moto's Lambda server that adds what moto does not emulate.
+
+moto always reports State=Active / LastUpdateStatus=Successful, never returns a RevisionId and
+checks neither RevisionId nor CodeSha256 on publish. This proxy forwards every request to moto
+and, following Lambda's public REST contract:
+- keeps a RevisionId per function, returns it in replies and answers 412
+  PreconditionFailedException when a mutation or a publish names a stale one;
+- answers 400 InvalidParameterValueException when PublishVersion names a CodeSha256 other than
+  $LATEST's;
+- replays scripted configuration states (InProgress, Pending, Failed) on the next polls;
+- injects scripted error replies (409 conflicts, 429 throttling) in front of chosen calls.
+It records every request so tests can assert which calls were (not) made.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import threading
+import uuid
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote, urlsplit
+
+FUNCTION_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/?]+)(?P<rest>/[^?]*)?")
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    body: dict
+
+    @property
+    def is_write(self) -> bool:
+        return self.method in ("POST", "PUT", "DELETE", "PATCH")
+
+
+@dataclass
+class Fault:
+    method: str
+    pattern: re.Pattern
+    status: int
+    error_type: str
+    message: str
+    remaining: int
+    extra: dict
+
+
+class LambdaProxy:
+    def __init__(self, upstream: str) -> None:
+        parts = urlsplit(upstream)
+        self.upstream_host = parts.hostname
+        self.upstream_port = parts.port
+        self.requests: list[Recorded] = []
+        self.revisions: dict[str, str] = {}
+        self.config_overrides: dict[str, deque] = defaultdict(deque)
+        self.faults: list[Fault] = []
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+            def _handle(self):
+                proxy._serve(self)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> "LambdaProxy":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # -- scripting ---------------------------------------------------------------------------
+    def queue_state(self, function: str, count: int = 1, **fields: str) -> None:
+        """The next `count` polls of `function` report these Configuration fields."""
+        with self.lock:
+            for _ in range(count):
+                self.config_overrides[function].append(dict(fields))
+
+    def fail(self, method: str, path_regex: str, status: int, error_type: str, message: str = "", times: int = 1, **extra) -> None:
+        """Answer the next `times` matching requests with this error instead of forwarding."""
+        with self.lock:
+            self.faults.append(Fault(method, re.compile(path_regex), status, error_type, message or error_type, times, extra))
+
+    def touch(self, function: str) -> None:
+        """Simulate someone else changing the function: its RevisionId moves on."""
+        with self.lock:
+            self.revisions[function] = str(uuid.uuid4())
+
+    def writes(self) -> list[Recorded]:
+        return [r for r in self.requests if r.is_write and not r.path.startswith("/moto-api")]
+
+    def calls(self, method: str, path_regex: str) -> list[Recorded]:
+        pattern = re.compile(path_regex)
+        return [r for r in self.requests if r.method == method and pattern.search(r.path)]
+
+    # -- serving -----------------------------------------------------------------------------
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw and handler.headers.get("Content-Type", "").startswith("application/") else {}
+        except ValueError:
+            body = {}
+        path = handler.path
+        with self.lock:
+            self.requests.append(Recorded(handler.command, path, body if isinstance(body, dict) else {}))
+            fault = self._take_fault(handler.command, path)
+        if fault:
+            payload = {"Type": "User", "message": fault.message, **fault.extra}
+            return self._reply(handler, fault.status, {"x-amzn-ErrorType": fault.error_type}, json.dumps(payload).encode())
+
+        match = FUNCTION_PATH.match(path)
+        name = unquote(match["name"]).split(":")[0] if match else None
+        rest = (match["rest"] or "") if match else ""
+        guarded = match and (
+            (handler.command == "PUT" and rest in ("/code", "/configuration"))
+            or (handler.command == "POST" and rest == "/versions")
+        )
+        if guarded:
+            error = self._check_guards(name, rest, body)
+            if error:
+                return self._reply(handler, *error)
+
+        status, headers, data = self._forward(handler, raw)
+        if match and 200 <= status < 300 and data:
+            data = self._decorate(handler.command, name, rest, match["name"], data)
+        if (path.startswith("/2015-03-31/functions") and handler.command == "POST" and not rest and 200 <= status < 300):
+            created = json.loads(data).get("FunctionName")
+            with self.lock:
+                self.revisions.setdefault(created, str(uuid.uuid4()))
+            data = self._decorate("GET", created, "/configuration", created, data)
+        return self._reply(handler, status, headers, data)
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.remaining > 0 and fault.method == method and fault.pattern.search(path):
+                fault.remaining -= 1
+                return fault
+        return None
+
+    def _check_guards(self, name: str, rest: str, body: dict):
+        with self.lock:
+            current = self.revisions.get(name)
+        wanted = body.get("RevisionId")
+        if wanted and current and wanted != current:
+            message = "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+            return 412, {"x-amzn-ErrorType": "PreconditionFailedException"}, json.dumps({"Type": "User", "message": message}).encode()
+        if rest == "/versions" and body.get("CodeSha256"):
+            latest = self._upstream_json("GET", f"/2015-03-31/functions/{name}/configuration")
+            if latest.get("CodeSha256") != body["CodeSha256"]:
+                message = f"CodeSHA256 ({body['CodeSha256']}) is different from current CodeSHA256 in $LATEST ({latest.get('CodeSha256')}). Please try again with the current CodeSHA256."
+                return 400, {"x-amzn-ErrorType": "InvalidParameterValueException"}, json.dumps({"Type": "User", "message": message}).encode()
+        return None
+
+    def _decorate(self, method: str, name: str, rest: str, raw_name: str, data: bytes) -> bytes:
+        """Add RevisionId and scripted states to replies that carry a function configuration."""
+        try:
+            reply = json.loads(data)
+        except ValueError:
+            return data
+        qualified = ":" in unquote(raw_name)
+        with self.lock:
+            if method in ("PUT", "POST") and rest in ("/code", "/configuration", ""):
+                self.revisions[name] = str(uuid.uuid4())
+            revision = self.revisions.setdefault(name, str(uuid.uuid4()))
+            override = None
+            if method == "GET" and rest in ("", "/configuration") and not qualified and self.config_overrides[name]:
+                override = self.config_overrides[name].popleft()
+        config = reply.get("Configuration") if rest == "" and method == "GET" else reply
+        if isinstance(config, dict) and "FunctionName" in config:
+            if not qualified:
+                config["RevisionId"] = revision
+            if override:
+                config.update(override)
+        return json.dumps(reply).encode()
+
+    def _upstream_json(self, method: str, path: str) -> dict:
+        connection = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=30)
+        try:
+            connection.request(method, path, headers={"Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/lambda/aws4_request"})
+            response = connection.getresponse()
+            return json.loads(response.read() or b"{}")
+        finally:
+            connection.close()
+
+    def _forward(self, handler: BaseHTTPRequestHandler, raw: bytes):
+        connection = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=60)
+        try:
+            headers = {k: v for k, v in handler.headers.items() if k.lower() not in ("host", "content-length", "connection")}
+            headers["Host"] = f"{self.upstream_host}:{self.upstream_port}"
+            connection.request(handler.command, handler.path, body=raw or None, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+            out_headers = {k: v for k, v in response.getheaders() if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date")}
+            return response.status, out_headers, data
+        finally:
+            connection.close()
+
+    @staticmethod
+    def _reply(handler: BaseHTTPRequestHandler, status: int, headers: dict, data: bytes) -> None:
+        handler.send_response(status)
+        for key, value in headers.items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        if handler.command != "HEAD":
+            handler.wfile.write(data)
