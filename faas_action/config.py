@@ -179,7 +179,7 @@ class _Fields:
         bad = [k for k in parsed if not re.fullmatch(key_pattern, k)]
         for key in bad:
             self.problem(name, f"key {key!r} is not {what}")
-        return None if bad else parsed
+        return parsed
 
 
 def parse_mapping(value: Any) -> dict[str, str] | str:
@@ -384,9 +384,9 @@ def _gcp(f: _Fields, environ: Mapping[str, str]) -> GcpOptions:
     if endpoint and not re.match(r"https?://[^/\s]+", endpoint):
         f.problem("", f"FAAS_GCP_ENDPOINT must be a base URL such as https://host, got {endpoint!r}")
     return GcpOptions(
-        project=f.text("project", GCP_PROJECT, "a project id")
-        or environ.get("GCLOUD_PROJECT") or environ.get("GOOGLE_CLOUD_PROJECT") or None,
+        project=f.text("project", GCP_PROJECT, "a project id"),
         region=region or "",
+        description=f.text("description"),
         runtime=f.text("runtime", r"[a-z]+[0-9]*", "a runtime such as python312"),
         entry_point=f.text("entry-point", r"[\w.$-]{1,128}", "an entry point"),
         service_account=f.text("service-account", GCP_SERVICE_ACCOUNT, "a service account email"),
@@ -399,6 +399,7 @@ def _gcp(f: _Fields, environ: Mapping[str, str]) -> GcpOptions:
         labels=frozen_map(labels),
         secrets=frozen_map(secrets),
         build_environment=frozen_map(f.mapping("build-environment", GCP_ENV_KEY, "a variable name")),
+        trigger_http=trigger_http,
         event_trigger_type=event_type,
         event_trigger_resource=event_resource,
         event_trigger_retry=retry,

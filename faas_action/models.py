@@ -74,10 +74,15 @@ class AzureOptions:
 
 @dataclass(frozen=True)
 class GcpOptions:
-    """Cloud Functions gen2 settings. None means 'not given': left out of the update mask."""
+    """Cloud Functions gen2 settings. None means 'not given': left out of the update mask.
+
+    `project` is the input only: the provider falls back to the credentials' project, then to
+    GCLOUD_PROJECT / GOOGLE_CLOUD_PROJECT, in that order.
+    """
 
     project: str | None
     region: str
+    description: str | None = None
     runtime: str | None = None
     entry_point: str | None = None
     service_account: str | None = None
@@ -90,6 +95,7 @@ class GcpOptions:
     labels: Mapping[str, str] | None = None
     secrets: Mapping[str, str] | None = None
     build_environment: Mapping[str, str] | None = None
+    trigger_http: bool | None = None
     event_trigger_type: str | None = None
     event_trigger_resource: str | None = None
     event_trigger_retry: bool | None = None

@@ -82,10 +82,10 @@ def collect(source: Path, spec: pathspec.GitIgnoreSpec) -> list[Entry]:
     root = source.resolve()
     entries: list[Entry] = []
     problems: list[Problem] = []
-    stack = [(root, "")]
-    seen_dirs = {root}
+    # Each directory carries the real paths above it: a symlink back to one of them is a loop.
+    stack: list[tuple[Path, str, frozenset[Path]]] = [(root, "", frozenset({root}))]
     while stack:
-        directory, prefix = stack.pop()
+        directory, prefix, ancestors = stack.pop()
         with os.scandir(directory) as listing:
             children = sorted(listing, key=lambda e: e.name)
         for child in children:
@@ -104,10 +104,10 @@ def collect(source: Path, spec: pathspec.GitIgnoreSpec) -> list[Entry]:
                     continue
             if is_dir:
                 real = path.resolve()
-                if real in seen_dirs:
-                    continue  # a symlinked directory already packaged (or a loop)
-                seen_dirs.add(real)
-                stack.append((path, name + "/"))
+                if real in ancestors:
+                    problems.append(Problem("source", f"symlink {name!r} loops back to a parent directory; refused"))
+                    continue
+                stack.append((path, name + "/", ancestors | {real}))
                 continue
             info = child.stat(follow_symlinks=True)
             if not stat.S_ISREG(info.st_mode):

@@ -80,7 +80,7 @@ class Runner:
 
     def mask(self, secret: str) -> None:
         """`::add-mask::` a secret (and each of its lines) once, before anything prints it."""
-        for value in {secret, *secret.splitlines()}:
+        for value in dict.fromkeys([secret, *secret.splitlines()]):
             value = value.strip()
             if len(value) < 3 or value in self._masked:
                 # Masking one- or two-character values would shred the whole log.
