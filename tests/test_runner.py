@@ -48,3 +48,51 @@ def test_summary_appends(tmp_path):
     runner.add_summary("| a |")
     runner.add_summary("| b |\n")
     assert path.read_text() == "| a |\n| b |\n"
+
+
+def test_oidc_token_request_and_mask():
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    seen = {}
+
+    class TokenHandler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen["path"] = self.path
+            seen["auth"] = self.headers.get("Authorization")
+            body = json.dumps({"value": "eyJ.header.signature"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), TokenHandler)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    out = io.StringIO()
+    runner = Runner({
+        "ACTIONS_ID_TOKEN_REQUEST_URL": f"http://127.0.0.1:{server.server_address[1]}/token?api-version=2.0",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-token",
+    }, out)
+    try:
+        assert runner.id_token("api://AzureADTokenExchange") == "eyJ.header.signature"
+    finally:
+        thread.join(5)
+        server.server_close()
+    assert seen["path"] == "/token?api-version=2.0&audience=api%3A//AzureADTokenExchange"
+    assert seen["auth"] == "Bearer request-token"
+    assert out.getvalue() == "::add-mask::eyJ.header.signature\n"
+
+
+def test_oidc_without_permission_is_a_credentials_error():
+    import pytest
+
+    from faas_action.errors import CredentialsError
+
+    with pytest.raises(CredentialsError, match="id-token: write"):
+        Runner({}, io.StringIO()).id_token("sts.amazonaws.com")
