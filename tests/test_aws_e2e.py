@@ -289,14 +289,7 @@ def test_waits_after_every_mutation_including_the_last(aws_action, workspace, fu
     lambda_proxy.requests.clear()
     write_app(workspace, "def handler(e, c):\n    return 3\n")
     # The first poll after each update still sees it in progress.
-    original_decorate = lambda_proxy._decorate
-
-    def in_progress_after_updates(method, name, rest, raw_name, data):
-        if method == "PUT" and name == function_name:
-            lambda_proxy.queue_state(function_name, 1, LastUpdateStatus="InProgress")
-        return original_decorate(method, name, rest, raw_name, data)
-
-    lambda_proxy._decorate = in_progress_after_updates
+    lambda_proxy.after_each_update(function_name, 1, LastUpdateStatus="InProgress")
     result = aws_action.run({"provider": "aws", "function-name": function_name, "source": "app", "memory": "256"})
     assert result.code == 0, result.stdout
     sequence = [(r.method, r.path.split("?")[0].rsplit("/", 1)[-1]) for r in lambda_proxy.requests]
@@ -314,14 +307,7 @@ def test_update_past_the_deadline_fails_with_exit_1(aws_action, workspace, funct
     assert aws_action.run(create_inputs(function_name, aws_role)).code == 0
     write_app(workspace, "def handler(e, c):\n    return 4\n")
     lambda_proxy.requests.clear()
-    original_decorate = lambda_proxy._decorate
-
-    def stuck(method, name, rest, raw_name, data):
-        if method == "PUT" and name == function_name:
-            lambda_proxy.queue_state(function_name, 100, LastUpdateStatus="InProgress")
-        return original_decorate(method, name, rest, raw_name, data)
-
-    lambda_proxy._decorate = stuck
+    lambda_proxy.after_each_update(function_name, 100, LastUpdateStatus="InProgress")
     result = aws_action.run({"provider": "aws", "function-name": function_name, "source": "app", "wait-timeout": "2"})
     assert result.code == 1
     assert any("did not finish within 2 s" in e for e in result.errors), result.errors
@@ -331,14 +317,7 @@ def test_update_past_the_deadline_fails_with_exit_1(aws_action, workspace, funct
 def test_failed_update_reports_the_reason(aws_action, workspace, function_name, aws_role, lambda_proxy):
     write_app(workspace)
     assert aws_action.run(create_inputs(function_name, aws_role)).code == 0
-    original_decorate = lambda_proxy._decorate
-
-    def failing(method, name, rest, raw_name, data):
-        if method == "PUT" and name == function_name:
-            lambda_proxy.queue_state(function_name, 1, LastUpdateStatus="Failed", LastUpdateStatusReason="Subnet out of IPs")
-        return original_decorate(method, name, rest, raw_name, data)
-
-    lambda_proxy._decorate = failing
+    lambda_proxy.after_each_update(function_name, 1, LastUpdateStatus="Failed", LastUpdateStatusReason="Subnet out of IPs")
     result = aws_action.run({"provider": "aws", "function-name": function_name, "source": "app", "timeout": "20"})
     assert result.code == 1
     assert "Subnet out of IPs" in result.errors[0]

@@ -58,6 +58,7 @@ class LambdaProxy:
         self.revisions: dict[str, str] = {}
         self.config_overrides: dict[str, deque] = defaultdict(deque)
         self.faults: list[Fault] = []
+        self.update_states: dict[str, tuple[int, dict]] = {}
         self.lock = threading.Lock()
         proxy = self
 
@@ -94,6 +95,12 @@ class LambdaProxy:
         with self.lock:
             for _ in range(count):
                 self.config_overrides[function].append(dict(fields))
+
+    def after_each_update(self, function: str, count: int = 1, **fields: str) -> None:
+        """After every code or configuration update of `function`, the next `count` polls
+        report these fields (for example LastUpdateStatus=InProgress)."""
+        with self.lock:
+            self.update_states[function] = (count, fields)
 
     def fail(self, method: str, path_regex: str, status: int, error_type: str, message: str = "", times: int = 1, **extra) -> None:
         """Answer the next `times` matching requests with this error instead of forwarding."""
@@ -181,6 +188,8 @@ class LambdaProxy:
         with self.lock:
             if method in ("PUT", "POST") and rest in ("/code", "/configuration", ""):
                 self.revisions[name] = str(uuid.uuid4())
+                count, fields = self.update_states.get(name, (0, {}))
+                self.config_overrides[name].extend(dict(fields) for _ in range(count))
             revision = self.revisions.setdefault(name, str(uuid.uuid4()))
             override = None
             if method == "GET" and rest in ("", "/configuration") and not qualified and self.config_overrides[name]:
