@@ -324,12 +324,12 @@ def _azure(f: _Fields, environ: Mapping[str, str]) -> AzureOptions:
         subscription = environ.get("AZURE_SUBSCRIPTION_ID") or None
         if subscription is None:
             f.problem("subscription-id", "required for provider azure (or set AZURE_SUBSCRIPTION_ID)")
-    slot = f.text("slot", AZURE_SLOT, "a slot name")
-    if slot and slot.lower() == "production":
-        slot = None
+    slot_text = f.text("slot", AZURE_SLOT, "a slot name")
+    slot = None if slot_text and slot_text.lower() == "production" else slot_text
     swap = f.boolean("swap") or False
-    if swap and not slot and not f.given("slot"):
-        f.problem("swap", "`swap: true` needs a `slot` to swap into production")
+    # An invalid slot is already reported; `production` is no slot to swap from.
+    if swap and slot is None and (slot_text is not None or not f.given("slot")):
+        f.problem("swap", "`swap: true` needs a `slot` (not production) to swap into production")
     arm = environ.get("FAAS_AZURE_ARM_ENDPOINT") or "https://management.azure.com"
     scm = environ.get("FAAS_AZURE_SCM_ENDPOINT") or None
     for name, url in (("FAAS_AZURE_ARM_ENDPOINT", arm), ("FAAS_AZURE_SCM_ENDPOINT", scm)):
