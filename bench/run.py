@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Every performance figure of the action, side by side, in one run (issue 3).
+
+    make bench                      # = .venv/bin/python bench/run.py
+    .venv/bin/python bench/run.py --rounds 5 --only packaging,deploy
+
+Parts: packaging (the reference tree from make_tree.py against Info-ZIP, zipfile, libdeflate
+and ISA-L on one core), deploy (our action against the awscli script on a local moto server:
+changed code and a no-op), startup (process start to the first API call), install (runtime
+dependencies with uv and pip, installed size, imports with and without bytecode).
+Each part runs `--rounds` rounds with the contenders interleaved and reports medians; a failed
+round is reported in the table, never retried forever. The Markdown goes to stdout and, unless
+--no-write, to docs/benchmarks.md with the machine it ran on.
+
+Owns: the order of the parts and the report.
+Must not: assert correctness (tests do) or leave anything outside bench/out/ but the report
+(and faas_action/__pycache__, compiled as the image compiles it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402  (puts the project root on sys.path)
+import make_tree  # noqa: E402
+from common import ROOT, machine, run, table  # noqa: E402
+
+PARTS = ("packaging", "deploy", "install")
+REPORT = ROOT / "docs" / "benchmarks.md"
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def tool_versions() -> str:
+    import deflate
+    import isal
+
+    versions = [f"isal {isal.__version__}", f"deflate (libdeflate) {deflate.__version__}"]
+    for command, label in ((["zip", "-v"], "Info-ZIP"), ([str(Path(sys.executable).parent / "aws"), "--version"], "awscli")):
+        try:
+            out = run(command, timeout=30).stdout or ""
+            line = next((ln for ln in out.splitlines() if "Zip " in ln or "aws-cli" in ln), out.splitlines()[0] if out else "")
+            versions.append(f"{label} {line.split()[0].split('/')[-1]}" if "aws-cli" in line else f"{label}: {line.strip()[:60]}")
+        except Exception as exc:
+            versions.append(f"{label}: unavailable ({exc})")
+    try:
+        import moto
+
+        versions.append(f"moto {moto.__version__}")
+    except ImportError:
+        pass
+    return ", ".join(versions)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run every benchmark figure side by side.")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per figure (medians are reported)")
+    parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts: {', '.join(PARTS)} (deploy includes start-up)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="workers for our writer's N-worker row")
+    parser.add_argument("--no-write", action="store_true", help=f"print only; do not rewrite {REPORT.relative_to(ROOT)}")
+    args = parser.parse_args(argv)
+    parts = [p.strip() for p in args.only.split(",") if p.strip()]
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
+    rounds = max(1, args.rounds)
+    common.OUT.mkdir(parents=True, exist_ok=True)
+    info = machine()
+    log(f"machine: {info}")
+    sections: list[str] = []
+
+    def part(title: str, body: Callable[[], list[str]]) -> None:
+        """One part of the report; a part that cannot run at all is reported as failed."""
+        try:
+            sections.extend([f"## {title}", "", *body(), ""])
+        except Exception as exc:
+            log(f"{title} failed: {type(exc).__name__}: {exc}")
+            sections.extend([f"## {title}", "", f"**failed**: {type(exc).__name__}: {str(exc)[:300]}", ""])
+
+    def packaging() -> list[str]:
+        import zip_bench
+
+        log("reference tree")
+        source, manifest = make_tree.ensure()
+        log(f"packaging: {manifest['files']} files, {manifest['bytes'] / 1e6:.1f} MB, {rounds} rounds")
+        return [f"`bench/make_tree.py` (seed {manifest['seed']}, content sha256 `{manifest['content_sha256'][:16]}…`). "
+                "Every Python row walks the tree itself (ignore rules, modes), as `zip -r` does.", "",
+                zip_bench.measure(source, manifest["bytes"], rounds, args.workers, log)]
+
+    def deploy() -> list[str]:
+        import deploy_bench
+
+        # The image runs precompiled bytecode (Dockerfile: compileall); do the same here.
+        run([sys.executable, "-m", "compileall", "-q", str(ROOT / "faas_action"), str(ROOT / "entrypoint.py")], timeout=120)
+        log(f"deploy and start-up: {rounds} rounds against a local moto server")
+        deploy_table, startup_table = deploy_bench.measure(rounds, log)
+        return ["Same moto server, one function per contender, both warmed up once; rounds alternate who goes first.", "",
+                deploy_table, "", "### Start-up", "", startup_table]
+
+    def install() -> list[str]:
+        import install_bench
+
+        log(f"install: {rounds} rounds of cold installs (network)")
+        return [install_bench.measure(rounds, log)]
+
+    if "packaging" in parts:
+        part("Packaging the reference tree", packaging)
+    if "deploy" in parts:
+        part("AWS deploy of a small function", deploy)
+    if "install" in parts:
+        part("Container image: runtime dependencies", install)
+
+    header = [
+        "# Benchmarks", "",
+        f"Produced by `make bench` (`.venv/bin/python bench/run.py --rounds {rounds}`); every figure is the median of "
+        f"{rounds} rounds run side by side in one run. Ratios compare rows of the same run.", "",
+        table(["machine", ""], [[key, value] for key, value in info.items()]), "",
+        f"Tools: {tool_versions()}.", "",
+    ]
+    report = "\n".join(header + sections)
+    print(report)
+    if not args.no_write:
+        if set(parts) != set(PARTS):
+            log(f"only {', '.join(parts)} ran: {REPORT.relative_to(ROOT)} left as it was (run all parts to rewrite it)")
+        else:
+            notes = REPORT.read_text().split("<!-- notes -->", 1)[1] if REPORT.exists() and "<!-- notes -->" in REPORT.read_text() else ""
+            REPORT.write_text(report + "\n<!-- notes -->" + notes if notes else report + "\n")
+            log(f"wrote {REPORT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
