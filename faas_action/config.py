@@ -66,7 +66,8 @@ RUN_KEYS = ("config", "dry-run")
 def input_defaults() -> dict[str, str]:
     """Every declared input and its default ('' when none), read from action.yml."""
     with open(ACTION_YML, encoding="utf-8") as handle:
-        inputs = yaml.safe_load(handle)["inputs"]
+        # libyaml's loader when present: it reads action.yml ~10x faster, on every run.
+        inputs = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["inputs"]
     return {name: str(decl.get("default", "")) for name, decl in inputs.items()}
 
 
