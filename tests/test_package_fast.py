@@ -244,6 +244,6 @@ def test_provider_aws_run_imports_neither_azure_nor_google(tmp_path, moto_server
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(modules_out.read_text())
     assert report["code"] == 0, proc.stdout
-    assert "boto3" in report["modules"]
+    assert "botocore" in report["modules"]
     others = [m for m in report["modules"] if m.split(".")[0] in ("azure", "google")]
     assert others == [], f"provider aws loaded {others[:10]}"
