@@ -73,7 +73,9 @@ def input_defaults() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Config:
-    """The parsed run: functions to deploy in order, or the problems that stop it."""
+    """The parsed run: functions to deploy in order, and the problems that stop it.
+
+    With problems, `specs` holds only the functions whose inputs were valid; nothing may deploy."""
 
     dry_run: bool = False
     specs: tuple[FunctionSpec, ...] = ()
@@ -467,7 +469,7 @@ def load(
             specs.append(spec)
     return Config(
         dry_run=bool(dry_run),
-        specs=tuple(specs) if not problems else (),
+        specs=tuple(specs),  # the valid ones: main still packages them to report every problem at once
         problems=tuple(problems),
         secrets=tuple(dict.fromkeys(secrets)),
     )

@@ -59,11 +59,10 @@ def _run(runner: Runner, environ: Mapping[str, str], clock: Clock, started: floa
     cfg = config.load(raw, environ, runner.workspace, runner.github)
     for secret in cfg.secrets:
         runner.mask(secret)
-    if cfg.problems:
-        raise InputError(cfg.problems)
 
-    # Everything the inputs alone reveal (packaging refusals, size limits) before any network call.
-    problems: list[Problem] = []
+    # Everything the inputs alone reveal (bad values, packaging refusals, size limits), reported
+    # together before any network call: the valid functions are packaged even when others are not.
+    problems: list[Problem] = list(cfg.problems)
     for spec in cfg.specs:
         module = providers.load(spec.provider)
         try:

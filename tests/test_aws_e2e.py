@@ -361,3 +361,17 @@ def test_unexpected_error_exits_2_with_a_folded_traceback(aws_action, workspace,
     assert "::group::faas-action crashed: traceback" in result.stdout
     assert "Traceback (most recent call last)" in result.stdout
     assert len(result.errors) == 1
+
+
+def test_input_and_packaging_problems_are_reported_together(aws_action, workspace, lambda_proxy, tmp_path):
+    write_app(workspace)
+    os.symlink(tmp_path, workspace / "app" / "escape")
+    (workspace / "faas.yml").write_text(
+        "provider: aws\nfunctions:\n  - function-name: good-source\n    source: app\n"
+        "  - function-name: bad-memory\n    source: app\n    memory: 1\n"
+    )
+    result = aws_action.run({"provider": "aws", "config": "faas.yml"})
+    assert result.code == 1
+    assert any("memory" in e for e in result.errors)
+    assert any("escape" in e and "leaves the source" in e for e in result.errors)
+    assert lambda_proxy.requests == []

@@ -79,7 +79,8 @@ def test_problems(ws, inputs, environ, fields):
     inputs = {"source": "src", **inputs} if "package" not in inputs else inputs
     result = load(inputs, ws, environ)
     assert sorted(p.field for p in result.problems) == sorted(fields), result.problems
-    assert result.specs == ()
+    if not set(fields) <= set(config.RUN_KEYS):  # a bad run-level input leaves the function valid
+        assert result.specs == ()
 
 
 def test_all_problems_are_reported_together(ws):
