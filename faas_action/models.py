@@ -173,7 +173,7 @@ class Plan:
             "function": self.function,
             "action": self.action,
             "changes": [
-                {"field": c.field, "old": _plain(c.old), "new": _plain(c.new)} for c in self.changes
+                {"field": c.field, "old": plain(c.old), "new": plain(c.new)} for c in self.changes
             ],
             "code-sha256": {"old": self.code_sha256_old, "new": self.code_sha256_new},
             "publish": self.publish,
@@ -193,12 +193,12 @@ class DeployResult:
     outputs: Mapping[str, str] = field(default_factory=dict)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """JSON-friendly copy of a plan value (mappings and tuples become dicts and lists)."""
     if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if hasattr(value, "__dataclass_fields__"):
-        return _plain(asdict(value))
+        return plain(asdict(value))
     return value

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from .models import Artifact, DeployResult, Plan
+from .models import Artifact, DeployResult, Plan, plain
 
 
 def human_size(size: int) -> str:
@@ -25,16 +25,8 @@ def _short(value: Any) -> str:
     if value is None:
         return "(unset)"
     if isinstance(value, (dict, list, tuple)) or hasattr(value, "items"):
-        return json.dumps(_jsonable(value), sort_keys=True)
+        return json.dumps(plain(value), sort_keys=True)
     return str(value)
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "items"):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def plan_text(plan: Plan) -> str:

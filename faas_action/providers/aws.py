@@ -23,7 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from ..errors import CredentialsError, ProviderError, Problem
-from ..models import Artifact, AwsOptions, Change, DeployResult, FunctionSpec, Plan
+from ..models import Artifact, AwsOptions, Change, DeployResult, FunctionSpec, Plan, plain
 from .base import Deadline, RunContext, backoff_delays
 
 IGNORE_FILE: str | None = None
@@ -223,7 +223,7 @@ class LambdaProvider:
         if options.tags:
             params["Tags"] = dict(options.tags)
         changes = [
-            Change(key, None, _plain(value))
+            Change(key, None, plain(value))
             for key, value in sorted(params.items())
             if key not in ("FunctionName", "Environment")
         ]
@@ -573,12 +573,6 @@ def _retry_after(exc: ClientError) -> float | None:
         return float(value) if value else None
     except (TypeError, ValueError):
         return None
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
 
 
 def _provider_error(exc: ClientError, doing: str) -> ProviderError:
