@@ -440,7 +440,7 @@ class LambdaProvider:
                 return method(**params)
             except ClientError as exc:
                 code = _code(exc)
-                if code in RETRYABLE and (retry_conflicts or code != "ResourceConflictException") and not deadline.expired:
+                if code in RETRYABLE and (retry_conflicts or code != "ResourceConflictException"):
                     delay = _retry_after(exc) or next(delays)
                     self.log.info(f"{method.__name__}: {code}, retrying in {delay:.1f} s")
                     deadline.sleep(delay, detail=f"{code}: {exc.response['Error'].get('Message', '')}")

@@ -619,7 +619,7 @@ class AzureFunctions:
                     hint=ZERO_FUNCTIONS_HINT,
                 )
             self.log.info(f"waiting for the functions of {site.label} to be indexed ({detail})")
-            self.clock.sleep(min(delay, deadline.remaining()))
+            deadline.sleep(delay)
             delay = min(delay * 1.5, 10.0)
 
     # -- run from package ----------------------------------------------------------------------

@@ -123,10 +123,12 @@ class Deadline:
             )
 
     def sleep(self, seconds: float, detail: str = "") -> None:
-        """Sleep at most until the deadline, then raise if it has passed."""
+        """Sleep at most until the deadline; raise if it had already passed.
+
+        Raising before the sleep, not after, gives the caller one last poll at the deadline
+        itself, so a result that lands in the final interval is not missed."""
         self.check(detail)
         self.clock.sleep(min(seconds, self.remaining()))
-        self.check(detail)
 
 
 def backoff_delays(base: float = 1.0, cap: float = 20.0, rng: random.Random | None = None) -> Iterator[float]:

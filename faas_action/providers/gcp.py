@@ -499,9 +499,7 @@ class GcpProvider:
             self._report(metadata, reported)
             if raw.done:
                 break
-            # Checked after a poll, so the last poll happens at the deadline itself.
-            deadline.check(f"{_progress(metadata)}; operation {raw.name} may still finish on its own")
-            self.ctx.clock.sleep(min(next(delays), deadline.remaining()))
+            deadline.sleep(next(delays), detail=f"{_progress(metadata)}; operation {raw.name} may still finish on its own")
             raw = self._call(
                 "read the deployment operation",
                 self.client.transport.operations_client.get_operation,
@@ -596,9 +594,8 @@ class GcpProvider:
                 raise ProviderError(f"function {name} is being deleted", hint="re-run once the deletion has finished")
             if function.state != functions_v2.Function.State.DEPLOYING:
                 return function
-            deadline.check("the function is still DEPLOYING")
             self.log.info(f"{name} is DEPLOYING (another deployment is running); waiting for it")
-            self.ctx.clock.sleep(min(next(delays), deadline.remaining()))
+            deadline.sleep(next(delays), detail="the function is still DEPLOYING")
 
     def _call(
         self,
