@@ -211,17 +211,21 @@ def parse_mapping(value: Any) -> dict[str, str] | str:
 
 
 def secret_values(raw: Mapping[str, Any]) -> list[str]:
-    """Values to mask: tokens and every environment value, however malformed the rest is."""
+    """Values to mask: tokens and every (build) environment value, however malformed the rest is."""
     secrets = [str(raw[name]) for name in SECRET_INPUTS if raw.get(name)]
-    env = raw.get("environment")
-    if env:
-        parsed = parse_mapping(env)
-        if isinstance(parsed, dict):
-            secrets.extend(v for v in parsed.values() if v)
-        else:  # unparseable: mask every line's value part so nothing leaks in the error
-            for line in str(env).splitlines():
-                secrets.append(line.split("=", 1)[-1].split(":", 1)[-1].strip())
+    for env in (raw.get("environment"), raw.get("build-environment")):
+        secrets.extend(_values_to_mask(env))
     return [s for s in secrets if s]
+
+
+def _values_to_mask(mapping_input: Any) -> list[str]:
+    """The values of a KEY=VALUE / YAML mapping input; for an unparseable one, each line's tail."""
+    if not mapping_input:
+        return []
+    parsed = parse_mapping(mapping_input)
+    if isinstance(parsed, dict):
+        return [v for v in parsed.values() if v]
+    return [line.split("=", 1)[-1].split(":", 1)[-1].strip() for line in str(mapping_input).splitlines()]
 
 
 # -- patterns ---------------------------------------------------------------------------------

@@ -124,6 +124,11 @@ def test_secrets_collected_for_masking_even_when_input_is_bad(ws):
     assert result.problems
 
 
+def test_build_environment_values_are_masked_too(ws):
+    result = load({**GCP, "source": "src", "build-environment": "PIP_INDEX_URL=https://user:pa55word@pypi.example"}, ws)
+    assert "https://user:pa55word@pypi.example" in result.secrets
+
+
 def test_gcp_memory_and_defaults(ws):
     result = load({**GCP, "source": "src", "memory": "512"}, ws)
     options = result.specs[0].options
