@@ -1,6 +1,7 @@
 """The fast zip writer: same bytes whatever the worker count, the same archive as the simple
-zipfile path, stored entries for incompressible data, big files streamed, Lambda's CodeSha256,
-and a `provider: aws` run that loads no other cloud's SDK. No timing here: that is bench/."""
+zipfile path, stored entries for incompressible data, big files deflated in chunks and streamed,
+the streamed walk's order, the hash computed while writing, Lambda's CodeSha256, and a
+`provider: aws` run that loads no other cloud's SDK. No timing here: that is bench/."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ import subprocess
 import sys
 import tracemalloc
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
 
 from faas_action import package
+from faas_action.errors import InputError
 from tests.conftest import AWS_TEST_ENV, boto_client
 from tests.harness import ROOT, ActionRunner
 
@@ -116,7 +119,7 @@ def test_zlib_codec_gives_exactly_the_simple_writers_bytes(big_tree, tmp_path, w
 
 def test_default_codec_gives_the_same_archive_as_the_simple_writer(big_tree, tmp_path):
     """Same entries, order, names, modes, timestamps, methods, CRCs, sizes and contents; only the
-    deflate streams differ (ISA-L instead of zlib)."""
+    deflate streams differ (the FAST codec: ISA-L and libdeflate instead of zlib)."""
     package.write_zip_simple(entries(big_tree), tmp_path / "simple.zip")
     fast(big_tree, tmp_path / "fast.zip")
     assert metadata(tmp_path / "fast.zip") == metadata(tmp_path / "simple.zip")
@@ -247,3 +250,156 @@ def test_provider_aws_run_imports_neither_azure_nor_google(tmp_path, moto_server
     assert "botocore" in report["modules"]
     others = [m for m in report["modules"] if m.split(".")[0] in ("azure", "google")]
     assert others == [], f"provider aws loaded {others[:10]}"
+
+
+# --- the streamed walk -------------------------------------------------------------------------
+
+
+def test_streamed_walk_yields_the_sorted_order(tmp_path):
+    """Each directory's children sorted by name + "/" (directories) or name (files) is the order
+    of the full names: `a-b/c` and `a.txt` come before `a/b` ("-" and "." sort before "/"),
+    `a0` and `ab` after it; a symlink to a directory sorts as a directory."""
+    source = tmp_path / "src"
+    files = ["a.txt", "a/b", "a-b/c", "a0", "ab", "a b/c", "Z", "_x", "é/x", "e/y",
+             "d/a/b/c", "d/a.txt", "d/a/.hidden", "d/a-b", "d/a/b.txt", "d/a/b-c", "d/a0/z"]
+    for name in files:
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_bytes(name.encode())
+    os.symlink("d/a", source / "alias")  # a directory symlink sorts as a directory: "alias/"
+    expected = sorted(files + [f"alias/{n[len('d/a/'):]}" for n in files if n.startswith("d/a/")])
+    spec = package.ignore_spec(source, None)
+    problems: list = []
+    streamed = [e.name for e in package.walk(source, spec, problems)]
+    assert streamed == expected and problems == []
+    assert streamed.index("a-b/c") < streamed.index("a.txt") < streamed.index("a/b") < streamed.index("a0")
+    assert [e.name for e in package.collect(source, spec)] == streamed
+
+
+def test_walk_reports_every_symlink_problem_and_build_leaves_no_zip(tmp_path):
+    source = make_tree(tmp_path)
+    (tmp_path / "outside.txt").write_text("secret")
+    os.symlink(tmp_path / "outside.txt", source / "leak.txt")
+    os.symlink(tmp_path / "missing", source / "pkg" / "dangling")
+    os.symlink(source, source / "pkg" / "loop")
+    problems: list = []
+    listed = [e.name for e in package.walk(source, package.ignore_spec(source, None), problems)]
+    assert "app.py" in listed and "leak.txt" not in listed
+    assert len(problems) == 3
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(InputError) as error:
+        package.build(source, tmp_path / "elsewhere", out_dir=out)
+    messages = " ".join(p.message for p in error.value.problems)
+    assert "leak.txt" in messages and "dangling" in messages and "loops back" in messages
+    assert list(out.iterdir()) == []  # the partial zip and its folder are gone
+
+
+# --- big files in chunks -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunked big files on small inputs: 64 KiB chunks above 256 KiB."""
+    monkeypatch.setattr(package, "CHUNK", 64 * 1024)
+    monkeypatch.setattr(package, "STREAM_THRESHOLD", 256 * 1024)
+    return package.CHUNK
+
+
+def chunk_tree(root: Path, chunk: int) -> Path:
+    rng = random.Random(11)
+    source = root / "chunky"
+    source.mkdir()
+    (source / "exact.txt").write_bytes(text(rng, 8 * chunk))  # ends on a chunk boundary
+    (source / "odd.csv").write_bytes(text(rng, 13 * chunk + 777))
+    (source / "random.bin").write_bytes(rng.randbytes(5 * chunk + 3))  # stored, also in chunks
+    (source / "small.py").write_bytes(text(rng, 5000))
+    return source
+
+
+def test_chunked_big_files_same_bytes_for_any_worker_count(small_chunks, tmp_path):
+    source = chunk_tree(tmp_path, small_chunks)
+    one = fast(source, tmp_path / "one.zip", workers=1)
+    for workers in (2, 3, 5):
+        assert fast(source, tmp_path / f"w{workers}.zip", workers=workers) == one, f"workers={workers}"
+
+
+def test_chunked_big_file_is_independent_segments_that_inflate_to_the_original(small_chunks, tmp_path):
+    source = chunk_tree(tmp_path, small_chunks)
+    path = tmp_path / "fast.zip"
+    fast(source, path, workers=3)
+    with zipfile.ZipFile(path) as archive:
+        assert archive.testzip() is None
+        for name in ("exact.txt", "odd.csv"):
+            info = archive.getinfo(name)
+            assert info.compress_type == zipfile.ZIP_DEFLATED
+            with open(path, "rb") as raw:
+                raw.seek(info.header_offset)
+                header = raw.read(30)
+                name_length, extra_length = int.from_bytes(header[26:28], "little"), int.from_bytes(header[28:30], "little")
+                raw.seek(info.header_offset + 30 + name_length + extra_length)
+                stream = raw.read(info.compress_size)
+            original = (source / name).read_bytes()
+            chunks = [original[i : i + small_chunks] for i in range(0, len(original), small_chunks)]
+            expected = b"".join(package._deflate_chunk(package.FAST.compressobj, c) for c in chunks) + package._FINAL_BLOCK
+            assert stream == expected  # fixed boundaries, each segment on its own
+            assert zlib.decompress(stream, -15) == original
+            assert info.CRC == zlib.crc32(original) and info.file_size == len(original)
+        assert archive.getinfo("random.bin").compress_type == zipfile.ZIP_STORED
+        assert archive.read("random.bin") == (source / "random.bin").read_bytes()
+
+
+def test_simple_writer_cuts_big_files_as_the_fast_one(small_chunks, tmp_path):
+    source = chunk_tree(tmp_path, small_chunks)
+    package.write_zip_simple(entries(source), tmp_path / "simple.zip")
+    assert fast(source, tmp_path / "fast.zip", workers=2, codec=package.ZLIB) == (tmp_path / "simple.zip").read_bytes()
+
+
+# --- the hash, computed while writing ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_digest_fed_while_writing_equals_the_files_sha256(small_chunks, tmp_path, workers):
+    """Big entries are patched after their data is written, then read back for the hash."""
+    source = chunk_tree(tmp_path, small_chunks)
+    digest = hashlib.sha256()
+    package.write_zip(entries(source), tmp_path / "fast.zip", workers=workers, digest=digest)
+    assert digest.hexdigest() == hashlib.sha256((tmp_path / "fast.zip").read_bytes()).hexdigest()
+
+
+def test_build_hash_equals_sha256_of_the_zip_with_big_files(big_tree, tmp_path):
+    artifact = package.build(big_tree, tmp_path / "elsewhere", out_dir=tmp_path, workers=2)
+    data = artifact.path.read_bytes()
+    assert artifact.sha256_hex == hashlib.sha256(data).hexdigest()
+    assert artifact.sha256 == base64.b64encode(hashlib.sha256(data).digest()).decode()
+    assert package.describe(artifact.path) == artifact
+
+
+FRESH_BUILD = """
+import sys
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from faas_action import package
+artifact = package.build(Path({source!r}), Path({source!r}) / "no-workspace", out_dir=Path({out!r}), workers={workers})
+print(artifact.sha256_hex)
+"""
+
+
+def test_same_bytes_in_a_fresh_interpreter(tmp_path):
+    """A codec whose output depends on memory left over by earlier work, or on where its buffers
+    land, gives other bytes in another process: ISA-L level 2 did, now and then."""
+    source = make_tree(tmp_path, big=True)
+    here = package.build(source, tmp_path / "elsewhere", out_dir=tmp_path, workers=2).sha256_hex
+    for workers in (1, 3):
+        script = FRESH_BUILD.format(root=str(ROOT), source=str(source), out=str(tmp_path), workers=workers)
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == here, f"workers={workers}"
+
+
+# --- the default codec's tiers -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [1, package.SMALL_FILE - 1, package.SMALL_FILE, package.LARGE_FILE - 1, package.LARGE_FILE, 3 * package.LARGE_FILE])
+def test_fast_codec_tiers_inflate_to_the_original(size):
+    data = text(random.Random(size), size)
+    assert zlib.decompress(bytes(package.FAST.compress(data)), -15) == data
