@@ -20,7 +20,7 @@ from typing import Callable
 from common import OUT, ROOT, Series, fmt, run, table, timed
 
 PROVIDERS = {
-    "aws (boto3)": "faas_action.providers.aws",
+    "aws (botocore)": "faas_action.providers.aws",
     "azure (azure-mgmt-web, azure-core)": "faas_action.providers.azure",
     "gcp (google-cloud-functions)": "faas_action.providers.gcp",
 }
