@@ -76,16 +76,20 @@ def _run(runner: Runner, environ: Mapping[str, str], clock: Clock, started: floa
         raise InputError(problems)
 
     log = RunnerLog(runner)
+    # Credentials for every function before the first one deploys: a missing one fails the run
+    # before anything changed.
+    connected = [
+        job.module.connect(job.spec, RunContext(log=log, clock=clock, id_token=runner.id_token, environ=dict(environ), github=job.spec.github))
+        for job in jobs
+    ]
     plans: list[Plan] = []
     rows: list[tuple[str, str, DeployResult, Artifact]] = []
-    for job in jobs:
+    for job, provider in zip(jobs, connected):
         spec, artifact = job.spec, job.artifact
         runner.print(
             f"faas-action: {spec.provider} function {spec.name}: package {render.human_size(artifact.size)}, "
             f"{artifact.file_count} files, sha256 {artifact.sha256}" + (" (dry run)" if cfg.dry_run else "")
         )
-        context = RunContext(log=log, clock=clock, id_token=runner.id_token, environ=dict(environ), github=spec.github)
-        provider = job.module.connect(spec, context)
         with runner.group(f"Plan for {spec.name}"):
             plan = provider.plan(spec, artifact)
             runner.print(render.plan_text(plan))
