@@ -106,7 +106,10 @@ class LambdaState:
     alias: str | None = None
     alias_version: str | None = None
     alias_revision_id: str | None = None
-    alias_exists: bool = False
+
+    @property
+    def alias_exists(self) -> bool:
+        return self.alias_version is not None
 
 
 class LambdaProvider:
@@ -155,11 +158,11 @@ class LambdaProvider:
             matching = pool.submit(self._published_version_with, spec.name, artifact.sha256) if options.publish and not function_changed else None
             alias = pool.submit(self._alias, spec.name, options.alias)
             reuse_version = matching.result() if matching else None
-            alias_version, alias_revision, alias_exists = alias.result()
+            alias_version, alias_revision = alias.result()
         publish = options.publish and (function_changed or reuse_version is None)
-        target = None if publish else (reuse_version or None)
+        target = None if publish else reuse_version
         alias_moves = bool(options.alias) and (publish or alias_version != target)
-        if options.alias and alias_moves and not publish:
+        if alias_moves and not publish:
             changes.append(Change(f"alias {options.alias}", alias_version, target))
 
         action = "update" if (function_changed or publish or alias_moves) else "none"
@@ -172,8 +175,8 @@ class LambdaProvider:
             steps.append("tag: " + ", ".join(sorted(new_tags)))
         if publish:
             steps.append("publish a new version")
-        if options.alias and alias_moves:
-            steps.append(f"{'move' if alias_exists else 'create'} alias {options.alias}")
+        if alias_moves:
+            steps.append(f"{'move' if alias_version is not None else 'create'} alias {options.alias}")
         if action == "none":
             steps.append(f"nothing to do: version {reuse_version or '$LATEST'} already serves this code")
         state = LambdaState(
@@ -189,7 +192,6 @@ class LambdaProvider:
             alias=options.alias,
             alias_version=alias_version,
             alias_revision_id=alias_revision,
-            alias_exists=alias_exists,
         )
         return Plan(
             provider="aws",
@@ -272,16 +274,17 @@ class LambdaProvider:
             raise _provider_error(exc, f"listing versions of {name}") from exc
         return best
 
-    def _alias(self, name: str, alias: str | None) -> tuple[str | None, str | None, bool]:
+    def _alias(self, name: str, alias: str | None) -> tuple[str | None, str | None]:
+        """The alias's version and RevisionId; (None, None) when there is no such alias."""
         if not alias:
-            return None, None, False
+            return None, None
         try:
             found = self.client.get_alias(FunctionName=name, Name=alias)
         except ClientError as exc:
             if _code(exc) == "ResourceNotFoundException":
-                return None, None, False
+                return None, None
             raise _provider_error(exc, f"reading alias {alias}") from exc
-        return found.get("FunctionVersion"), found.get("RevisionId"), True
+        return found["FunctionVersion"], found.get("RevisionId")
 
     # -- apply --------------------------------------------------------------------------------
     def apply(self, plan: Plan, spec: FunctionSpec, artifact: Artifact) -> DeployResult:
@@ -295,7 +298,7 @@ class LambdaProvider:
         code_sha = state.code_sha256
         if not state.exists:
             params = dict(state.create_params)
-            params["Code"] = self._code(spec, options, artifact, deadline)
+            params["Code"] = self._code_source(spec, options, artifact, deadline)
             self.log.info(f"Creating {spec.name}")
             reply = self._call(deadline, self.client.create_function, **params)
             function_arn = _unqualified(reply["FunctionArn"])
@@ -307,7 +310,7 @@ class LambdaProvider:
             revision = state.revision_id
             if state.code_update:
                 self.log.info(f"Updating code of {spec.name}")
-                params = {"FunctionName": spec.name, "Publish": False, **self._code(spec, options, artifact, deadline)}
+                params = {"FunctionName": spec.name, "Publish": False, **self._code_source(spec, options, artifact, deadline)}
                 if options.architectures:
                     params["Architectures"] = list(options.architectures)
                 reply = self._call(deadline, self.client.update_function_code, **_with_revision(params, revision))
@@ -335,7 +338,8 @@ class LambdaProvider:
             self._point_alias(spec.name, state, version, deadline)
         return self._result(spec, function_arn, version, changed=True, deadline=deadline)
 
-    def _code(self, spec: FunctionSpec, options: AwsOptions, artifact: Artifact, deadline: Deadline) -> dict[str, Any]:
+    def _code_source(self, spec: FunctionSpec, options: AwsOptions, artifact: Artifact, deadline: Deadline) -> dict[str, Any]:
+        """The request's code: the zip's bytes, or its content-addressed S3 object (uploaded once)."""
         if artifact.size <= DIRECT_UPLOAD_LIMIT:
             return {"ZipFile": artifact.path.read_bytes()}
         bucket = options.s3_bucket
@@ -366,7 +370,7 @@ class LambdaProvider:
         try:
             reply = self._call(deadline, self.client.publish_version, **params)
         except ProviderError as exc:
-            if isinstance(exc.__cause__, ClientError) and _code(exc.__cause__) in (
+            if _cause_code(exc) in (
                 "PreconditionFailedException", "InvalidParameterValueException"
             ):
                 raise ProviderError(
@@ -393,7 +397,7 @@ class LambdaProvider:
             self._call(deadline, self.client.create_alias, FunctionName=name, Name=state.alias, FunctionVersion=version, retry_conflicts=False)
         except ProviderError as exc:
             # Created by someone else since plan(): move it instead (its version is not ours to keep).
-            if isinstance(exc.__cause__, ClientError) and _code(exc.__cause__) == "ResourceConflictException":
+            if _cause_code(exc) == "ResourceConflictException":
                 self._call(deadline, self.client.update_alias, FunctionName=name, Name=state.alias, FunctionVersion=version)
             else:
                 raise
@@ -427,7 +431,7 @@ class LambdaProvider:
         try:
             return self._call(deadline, self.client.get_function_url_config, **params)["FunctionUrl"]
         except ProviderError as exc:
-            if isinstance(exc.__cause__, ClientError) and _code(exc.__cause__) == "ResourceNotFoundException":
+            if _cause_code(exc) == "ResourceNotFoundException":
                 return ""
             raise
 
@@ -565,6 +569,11 @@ def _unqualified(arn: str) -> str:
 
 def _code(exc: ClientError) -> str:
     return exc.response.get("Error", {}).get("Code", "")
+
+
+def _cause_code(error: ProviderError) -> str:
+    """The AWS error code behind a ProviderError raised by _call, or ''."""
+    return _code(error.__cause__) if isinstance(error.__cause__, ClientError) else ""
 
 
 def _retry_after(exc: ClientError) -> float | None:
