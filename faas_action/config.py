@@ -464,7 +464,7 @@ def load(
     for raw in raws:
         secrets.extend(secret_values(raw))
 
-    dry_run = _Fields(step_inputs if "dry-run" in given else {**defaults, **file_common}, problems, "").boolean("dry-run")
+    dry_run = _Fields(step_inputs, problems, "").boolean("dry-run")  # a run key: never from the file
     specs = []
     for index, raw in enumerate(raws):
         label = f"functions[{index}] ({raw.get('function-name') or '?'}): " if len(raws) > 1 else ""
