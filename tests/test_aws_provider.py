@@ -150,3 +150,45 @@ def test_publish_false_reports_latest(lambda_proxy, created, tmp_path):
     result = deploy(provider, spec, artifact)
     assert result.version == "$LATEST" and result.outputs["version-id"] == ""
     assert not lambda_proxy.calls("POST", rf"/functions/{created}/versions$")
+
+
+def test_no_op_with_alias_reads_in_one_round_and_lists_no_versions(lambda_proxy, created, tmp_path):
+    provider, _ = make_provider(lambda_proxy, FakeClock())
+    spec, artifact = spec_for(tmp_path, created, alias="live")
+    deploy(provider, spec, artifact)  # creates the alias on version 1
+    lambda_proxy.requests.clear()
+    plan = provider.plan(spec, artifact)
+    result = provider.apply(plan, spec, artifact)
+    assert plan.action == "none" and (result.changed, result.version) == (False, "1")
+    assert not lambda_proxy.writes()
+    assert not lambda_proxy.calls("GET", rf"/functions/{created}/versions"), "the alias's version answered: no listing"
+    assert lambda_proxy.calls("GET", rf"/functions/{created}\?Qualifier=live$")
+
+
+def test_a_version_with_the_same_code_but_an_older_configuration_is_not_reused(lambda_proxy, moto_server, created, tmp_path):
+    provider, _ = make_provider(lambda_proxy, FakeClock())
+    spec, artifact = spec_for(tmp_path, created, alias="live")
+    deploy(provider, spec, artifact)  # alias live -> version 1
+    # Someone changes $LATEST's configuration in the console; the code stays the same.
+    boto_client("lambda", moto_server).update_function_configuration(FunctionName=created, MemorySize=1024)
+    plan = provider.plan(spec, artifact)
+    assert plan.action == "update" and plan.publish, plan.steps
+    result = provider.apply(plan, spec, artifact)
+    assert result.version == "2"
+    served = boto_client("lambda", moto_server).get_function(FunctionName=created, Qualifier="live")["Configuration"]
+    assert (served["Version"], served["MemorySize"]) == ("2", 1024)
+    # Now the alias serves $LATEST exactly: the next run changes nothing.
+    assert provider.plan(spec, artifact).action == "none"
+
+
+def test_alias_moves_to_the_newest_version_that_serves_the_code(lambda_proxy, moto_server, created, tmp_path):
+    provider, _ = make_provider(lambda_proxy, FakeClock())
+    spec, artifact = spec_for(tmp_path, created, alias="live")
+    deploy(provider, spec, artifact)
+    moto = boto_client("lambda", moto_server)
+    moto.update_alias(FunctionName=created, Name="live", FunctionVersion="$LATEST")  # pointed away by hand
+    lambda_proxy.requests.clear()
+    result = deploy(provider, spec, artifact)
+    assert (result.changed, result.version) == (True, "1")
+    assert not lambda_proxy.calls("POST", rf"/functions/{created}/versions$"), "version 1 already serves this code"
+    assert moto.get_alias(FunctionName=created, Name="live")["FunctionVersion"] == "1"

@@ -106,6 +106,7 @@ class LambdaState:
     alias: str | None = None
     alias_version: str | None = None
     alias_revision_id: str | None = None
+    url: str = ""  # the alias's function URL, else the unqualified function's (read by plan)
 
     @property
     def alias_exists(self) -> bool:
@@ -113,7 +114,8 @@ class LambdaState:
 
 
 class LambdaProvider:
-    """plan() only reads (GetFunction, ListVersionsByFunction, GetAlias); apply() mutates."""
+    """plan() only reads (GetFunction, GetAlias, GetFunctionUrlConfig, and ListVersionsByFunction
+    when nothing changed but the alias does not serve the code); apply() mutates."""
 
     def __init__(self, client, s3_factory: Callable[[], Any], ctx: RunContext) -> None:
         self.client = client
@@ -124,7 +126,19 @@ class LambdaProvider:
     # -- plan ---------------------------------------------------------------------------------
     def plan(self, spec: FunctionSpec, artifact: Artifact) -> Plan:
         options = _options(spec)
-        current = self._get_function(spec.name)
+        deadline = Deadline(self.ctx.clock, spec.wait_timeout_s, f"reading Lambda function {spec.name}")
+        # Every read the plan may need, in one round trip: the function, the alias, the version
+        # it serves, and the function URLs the outputs report (apply() never changes a URL).
+        qualifiers = ([options.alias] if options.alias else []) + [None]
+        with ThreadPoolExecutor(max_workers=3 + len(qualifiers)) as pool:
+            function = pool.submit(self._get_function, spec.name)
+            alias = pool.submit(self._alias, spec.name, options.alias)
+            served = pool.submit(self._served_configuration, spec.name, options.alias)
+            urls = [pool.submit(self._url_of, spec.name, qualifier, deadline) for qualifier in qualifiers]
+            current = function.result()
+            alias_version, alias_revision = alias.result()
+            served_config = served.result()
+            url = next((u for u in (lookup.result() for lookup in urls) if u), "")
         if current is None:
             return self._plan_create(spec, options, artifact)
         config = current["Configuration"]
@@ -153,12 +167,12 @@ class LambdaProvider:
             changes.append(Change("tags", {k: current_tags.get(k) for k in new_tags}, new_tags))
 
         function_changed = code_update or bool(config_update) or bool(new_tags)
-        # The two remaining reads are independent: one round trip instead of two.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            matching = pool.submit(self._published_version_with, spec.name, artifact.sha256) if options.publish and not function_changed else None
-            alias = pool.submit(self._alias, spec.name, options.alias)
-            reuse_version = matching.result() if matching else None
-            alias_version, alias_revision = alias.result()
+        reuse_version = None
+        if options.publish and not function_changed:
+            if served_config is not None and _serves(served_config, config):
+                reuse_version = served_config["Version"]  # the alias already serves this code and configuration
+            else:
+                reuse_version = self._published_version_with(spec.name, config)
         publish = options.publish and (function_changed or reuse_version is None)
         target = None if publish else reuse_version
         alias_moves = bool(options.alias) and (publish or alias_version != target)
@@ -192,6 +206,7 @@ class LambdaProvider:
             alias=options.alias,
             alias_version=alias_version,
             alias_revision_id=alias_revision,
+            url=url,
         )
         return Plan(
             provider="aws",
@@ -259,20 +274,31 @@ class LambdaProvider:
                 return None
             raise _provider_error(exc, f"reading function {name}") from exc
 
-    def _published_version_with(self, name: str, sha256: str) -> str | None:
-        """The highest published version whose code is `sha256` (no-op redeploys report it)."""
+    def _published_version_with(self, name: str, latest: Mapping[str, Any]) -> str | None:
+        """The highest published version that serves $LATEST's code and configuration (a no-op
+        redeploy reports it instead of publishing a duplicate)."""
         best = None
         paginator = self.client.get_paginator("list_versions_by_function")
         try:
             for page in paginator.paginate(FunctionName=name):
                 for version in page.get("Versions", []):
-                    number = version.get("Version", "")
-                    if number.isdigit() and version.get("CodeSha256") == sha256:
-                        if best is None or int(number) > int(best):
-                            best = number
+                    if _serves(version, latest) and (best is None or int(version["Version"]) > int(best)):
+                        best = version["Version"]
         except ClientError as exc:
             raise _provider_error(exc, f"listing versions of {name}") from exc
         return best
+
+    def _served_configuration(self, name: str, alias: str | None) -> dict | None:
+        """The configuration of the version the alias points to; None without such an alias."""
+        if not alias:
+            return None
+        try:
+            # GetFunction rather than GetFunctionConfiguration: the same IAM action as every other read
+            return self.client.get_function(FunctionName=name, Qualifier=alias)["Configuration"]
+        except ClientError as exc:
+            if _code(exc) == "ResourceNotFoundException":
+                return None
+            raise _provider_error(exc, f"reading the version alias {alias} serves") from exc
 
     def _alias(self, name: str, alias: str | None) -> tuple[str | None, str | None]:
         """The alias's version and RevisionId; (None, None) when there is no such alias."""
@@ -293,7 +319,7 @@ class LambdaProvider:
         deadline = Deadline(self.ctx.clock, spec.wait_timeout_s, f"deploying Lambda function {spec.name}")
         if plan.action == "none":
             version = state.reuse_version or "$LATEST"
-            return self._result(spec, state.function_arn, version, changed=False, deadline=deadline)
+            return self._result(spec, state, state.function_arn, version, changed=False)
 
         code_sha = state.code_sha256
         if not state.exists:
@@ -336,7 +362,7 @@ class LambdaProvider:
             version = state.reuse_version
         if state.alias:
             self._point_alias(spec.name, state, version, deadline)
-        return self._result(spec, function_arn, version, changed=True, deadline=deadline)
+        return self._result(spec, state, function_arn, version, changed=True)
 
     def _code_source(self, spec: FunctionSpec, options: AwsOptions, artifact: Artifact, deadline: Deadline) -> dict[str, Any]:
         """The request's code: the zip's bytes, or its content-addressed S3 object (uploaded once)."""
@@ -402,16 +428,15 @@ class LambdaProvider:
             else:
                 raise
 
-    def _result(self, spec: FunctionSpec, function_arn: str, version: str, changed: bool, deadline: Deadline) -> DeployResult:
+    def _result(self, spec: FunctionSpec, state: LambdaState, function_arn: str, version: str, changed: bool) -> DeployResult:
         options = _options(spec)
         alias_arn = f"{function_arn}:{options.alias}" if options.alias else ""
         qualified = f"{function_arn}:{version}" if version and version != "$LATEST" else ""
-        url = self._url(spec.name, options.alias, deadline)
         return DeployResult(
             function_id=function_arn,
             changed=changed,
             version=version,
-            url=url,
+            url=state.url,
             outputs={
                 "function-arn": function_arn,
                 "version-id": qualified,
@@ -419,14 +444,8 @@ class LambdaProvider:
             },
         )
 
-    def _url(self, name: str, alias: str | None, deadline: Deadline) -> str:
-        """The function URL of the alias when one is set, else of the unqualified function."""
-        qualifiers = ([alias] if alias else []) + [None]
-        with ThreadPoolExecutor(max_workers=len(qualifiers)) as pool:
-            lookups = [pool.submit(self._url_of, name, qualifier, deadline) for qualifier in qualifiers]
-            return next((url for url in (lookup.result() for lookup in lookups) if url), "")
-
     def _url_of(self, name: str, qualifier: str | None, deadline: Deadline) -> str:
+        """The function URL of the alias `qualifier`, or of the unqualified function; '' if none."""
         params = {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})}
         try:
             return self._call(deadline, self.client.get_function_url_config, **params)["FunctionUrl"]
@@ -550,6 +569,33 @@ def _config_diff(spec: FunctionSpec, options: AwsOptions, config: Mapping[str, A
             else:
                 changes.append(Change(key, current.get(key), comparable))
     return changes, update
+
+
+def _serves(version: Mapping[str, Any], latest: Mapping[str, Any]) -> bool:
+    """Does this published version serve $LATEST's code and configuration? A version with the
+    same code but an older configuration (changed since, in the console say) does not."""
+    number = version.get("Version", "")
+    return number.isdigit() and version.get("CodeSha256") == latest.get("CodeSha256") and _snapshot(version) == _snapshot(latest)
+
+
+def _snapshot(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The configuration a published version freezes, with Lambda's defaults filled in so that
+    an omitted field and its default compare equal."""
+    vpc = config.get("VpcConfig") or {}
+    return {
+        "Runtime": config.get("Runtime"),
+        "Role": config.get("Role"),
+        "Handler": config.get("Handler"),
+        "Timeout": config.get("Timeout") or 3,
+        "MemorySize": config.get("MemorySize") or 128,
+        "Environment": (config.get("Environment") or {}).get("Variables") or {},
+        "Layers": [layer.get("Arn") for layer in config.get("Layers") or []],
+        "VpcConfig": (sorted(vpc.get("SubnetIds") or []), sorted(vpc.get("SecurityGroupIds") or [])),
+        "TracingConfig": (config.get("TracingConfig") or {}).get("Mode") or "PassThrough",
+        "Architectures": tuple(config.get("Architectures") or ("x86_64",)),
+        "EphemeralStorage": (config.get("EphemeralStorage") or {}).get("Size") or 512,
+        "KMSKeyArn": config.get("KMSKeyArn") or None,
+    }
 
 
 def _revision(response: Mapping[str, Any]) -> str | None:
