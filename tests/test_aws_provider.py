@@ -7,6 +7,7 @@ deadlines are exercised without real sleeping.
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from pathlib import Path
 
@@ -192,3 +193,24 @@ def test_alias_moves_to_the_newest_version_that_serves_the_code(lambda_proxy, mo
     assert (result.changed, result.version) == (True, "1")
     assert not lambda_proxy.calls("POST", rf"/functions/{created}/versions$"), "version 1 already serves this code"
     assert moto.get_alias(FunctionName=created, Name="live")["FunctionVersion"] == "1"
+
+
+def test_model_loader_checks_one_folder_not_every_service(monkeypatch):
+    import botocore.exceptions
+    import botocore.loaders
+    import botocore.session
+
+    from faas_action.providers import aws
+
+    session = botocore.session.get_session()
+    loader = aws._DataLoader.like(botocore.loaders.create_loader(session.get_config_variable("data_path")))
+    session.register_component("data_loader", loader)
+    listed: list[str] = []
+    real_listdir = os.listdir
+    monkeypatch.setattr(botocore.loaders.os, "listdir", lambda path: listed.append(path) or real_listdir(path))
+    session.create_client("lambda", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+    assert len(listed) < 10, f"the model loader listed {len(listed)} folders"
+    names = loader.list_available_services("service-2")
+    assert "lambda" in names and "no-such-service" not in names
+    with pytest.raises(botocore.exceptions.UnknownServiceError, match="lambda"):  # the message lists them all
+        session.create_client("no-such-service", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
