@@ -375,3 +375,15 @@ def test_input_and_packaging_problems_are_reported_together(aws_action, workspac
     assert any("memory" in e for e in result.errors)
     assert any("escape" in e and "leaves the source" in e for e in result.errors)
     assert lambda_proxy.requests == []
+
+
+def test_block_buffered_stdout_is_flushed_before_the_process_ends(aws_action, workspace, function_name, aws_role):
+    # The container's stdout is a pipe, so Python buffers it, and entrypoint.py ends the process
+    # with os._exit: everything printed must still reach the runner, along with the outputs.
+    write_app(workspace)
+    result = aws_action.run(create_inputs(function_name, aws_role), env={"PYTHONUNBUFFERED": ""})
+    assert result.code == 0, result.stdout + result.stderr
+    assert result.stdout.rstrip().endswith(f"faas-action: {function_name}: deployed, version 1"), result.stdout[-300:]
+    assert result.outputs["version"] == "1" and "| aws |" in result.summary
+    failed = aws_action.run({"provider": "aws", "function-name": "", "source": "app"}, env={"PYTHONUNBUFFERED": ""})
+    assert failed.code == 1 and failed.errors, failed.stdout
