@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Container entrypoint: run faas-action with the runner's environment and exit with its code.
 
-Two process-level settings make a short run shorter (measured with bench/deploy_bench.py: a no-op
-redeploy goes from ~0.32 s to ~0.24 s):
+Two process-level settings make a short run shorter (a no-op AWS redeploy against moto went from
+~0.32 s to ~0.24 s in interleaved runs; bench/deploy_bench.py has the figures against the script):
 - the cyclic garbage collector runs rarely (`GC_THRESHOLDS`): start-up builds hundreds of thousands
   of objects (botocore's models, the SDK modules) and the default thresholds sweep them again and
   again while they are still in use. Memory stays bounded: it still collects, only less often.
