@@ -10,12 +10,10 @@ from __future__ import annotations
 import re
 import zipfile
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import yaml
-
+from . import inputs
 from .errors import Problem
 from .models import (
     AwsOptions,
@@ -26,7 +24,6 @@ from .models import (
     frozen_map,
 )
 
-ACTION_YML = Path(__file__).resolve().parent.parent / "action.yml"
 PROVIDERS = ("aws", "azure", "gcp")
 SECRET_INPUTS = ("azure-access-token", "gcp-access-token")
 
@@ -62,13 +59,9 @@ APPLIES_TO: dict[str, tuple[str, ...]] = {
 RUN_KEYS = ("config", "dry-run")
 
 
-@lru_cache(maxsize=1)
 def input_defaults() -> dict[str, str]:
-    """Every declared input and its default ('' when none), read from action.yml."""
-    with open(ACTION_YML, encoding="utf-8") as handle:
-        # libyaml's loader when present: it reads action.yml ~10x faster, on every run.
-        inputs = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["inputs"]
-    return {name: str(decl.get("default", "")) for name, decl in inputs.items()}
+    """Every declared input and its default ('' when none), as action.yml declares them."""
+    return dict(inputs.DEFAULTS)
 
 
 @dataclass(frozen=True)
@@ -194,6 +187,8 @@ def parse_mapping(value: Any) -> dict[str, str] | str:
         lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
         if lines and all(re.match(r"^[^=:\s]+=", ln) for ln in lines):
             return dict(ln.split("=", 1) for ln in lines)
+        import yaml  # here, not at the top: a run without YAML values never pays for the import
+
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError:
@@ -565,6 +560,8 @@ def _read_config_file(
     path = _inside(f, "config", value, workspace)
     if path is None:
         return {}, [{}]
+    import yaml  # here, not at the top: a run without a config file never pays for the import
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

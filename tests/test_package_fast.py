@@ -250,6 +250,8 @@ def test_provider_aws_run_imports_neither_azure_nor_google(tmp_path, moto_server
     assert "botocore" in report["modules"]
     others = [m for m in report["modules"] if m.split(".")[0] in ("azure", "google")]
     assert others == [], f"provider aws loaded {others[:10]}"
+    # Nor a YAML parser: without a config file or YAML-valued inputs nothing needs one.
+    assert "yaml" not in report["modules"]
 
 
 # --- the streamed walk -------------------------------------------------------------------------
