@@ -15,7 +15,7 @@ ENV PYTHONUNBUFFERED=1 \
 COPY pyproject.toml uv.lock /app/
 RUN uv sync --project /app --frozen --no-dev --no-install-project --no-cache
 
-COPY action.yml entrypoint.py /app/
+COPY entrypoint.py /app/
 COPY faas_action /app/faas_action
 RUN /app/.venv/bin/python -m compileall -q /app/faas_action /app/entrypoint.py
 
