@@ -21,8 +21,12 @@ MARKERS = {
 }
 
 
+def action_yml() -> dict:
+    return yaml.safe_load((ROOT / "action.yml").read_text())
+
+
 def tables() -> dict[str, str]:
-    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    action = action_yml()
     inputs = ["| input | required | default | description |", "|---|---|---|---|"]
     for name, decl in action["inputs"].items():
         default = decl.get("default", "")
@@ -38,7 +42,7 @@ def tables() -> dict[str, str]:
 
 def inputs_module() -> str:
     """faas_action/inputs.py as action.yml says it must be."""
-    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    action = action_yml()
     lines = [f"    {name!r}: {str(decl.get('default', ''))!r}," for name, decl in action["inputs"].items()]
     return (
         '"""Every input action.yml declares, with its default (\'\' when none), in declaration order.\n\n'
@@ -67,7 +71,7 @@ def test_inputs_module_matches_action_yml():
 
 
 def test_action_yml_inputs_are_well_formed():
-    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    action = action_yml()
     for name, decl in action["inputs"].items():
         assert re.fullmatch(r"[a-z][a-z0-9-]*", name), name
         assert decl.get("description"), name

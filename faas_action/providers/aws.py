@@ -299,13 +299,14 @@ class LambdaProvider:
             state=LambdaState(exists=False, create_params=MappingProxyType(params), publish=options.publish, alias=options.alias),
         )
 
-    def _get_function(self, name: str) -> dict | None:
+    def _get_function(self, name: str, qualifier: str | None = None) -> dict | None:
+        """GetFunction, of a version or alias with `qualifier`; None when there is no such thing."""
         try:
-            return self.client.get_function(FunctionName=name)
+            return self.client.get_function(FunctionName=name, **({"Qualifier": qualifier} if qualifier else {}))
         except ClientError as exc:
             if _code(exc) == "ResourceNotFoundException":
                 return None
-            raise _provider_error(exc, f"reading function {name}") from exc
+            raise _provider_error(exc, f"reading function {name}" + (f":{qualifier}" if qualifier else "")) from exc
 
     def _published_version_with(self, name: str, latest: Mapping[str, Any]) -> str | None:
         """The highest published version that serves $LATEST's code and configuration (a no-op
@@ -322,16 +323,10 @@ class LambdaProvider:
         return best
 
     def _served_configuration(self, name: str, alias: str | None) -> dict | None:
-        """The configuration of the version the alias points to; None without such an alias."""
-        if not alias:
-            return None
-        try:
-            # GetFunction rather than GetFunctionConfiguration: the same IAM action as every other read
-            return self.client.get_function(FunctionName=name, Qualifier=alias)["Configuration"]
-        except ClientError as exc:
-            if _code(exc) == "ResourceNotFoundException":
-                return None
-            raise _provider_error(exc, f"reading the version alias {alias} serves") from exc
+        """The configuration of the version the alias points to; None without such an alias.
+        (GetFunction rather than GetFunctionConfiguration: the same IAM action as every other read.)"""
+        found = self._get_function(name, alias) if alias else None
+        return found["Configuration"] if found else None
 
     def _alias(self, name: str, alias: str | None) -> tuple[str | None, str | None]:
         """The alias's version and RevisionId; (None, None) when there is no such alias."""
