@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import heapq
 import os
 import queue
 import stat
@@ -773,9 +774,12 @@ def build(
     default_ignores: Iterable[str] = (),
     out_dir: Path | None = None,
     workers: int | None = None,
+    dependencies: Path | None = None,
 ) -> Artifact:
     """Package `source` into a zip written outside the workspace; return its Artifact.
     `workers` threads pack (default os.cpu_count()); the bytes do not depend on it.
+    `dependencies`, a directory of installed packages, is merged into the archive's root beside
+    the source; the ignore rules apply to the source only. A name in both is an InputError.
     The walk feeds the writer as it goes. Symlink problems (all of them) or nothing to package
     are an InputError, raised once the walk is over; the partial zip is removed."""
     spec = ignore_spec(source, provider_ignore_file, default_ignores)
@@ -783,8 +787,11 @@ def build(
     destination = out_dir / "package.zip"
     problems: list[Problem] = []
     digest = hashlib.sha256()
+    entries = walk(source, spec, problems)
+    if dependencies is not None:
+        entries = _merged(entries, walk(dependencies, NOTHING_IGNORED, problems), problems)
     try:
-        stats = write_zip(_until_problem(walk(source, spec, problems), problems), destination, workers=workers, digest=digest)
+        stats = write_zip(_until_problem(entries, problems), destination, workers=workers, digest=digest)
         if not problems and not stats.file_count:
             problems.append(Problem("source", f"nothing to package in {source} (everything is ignored or it is empty)"))
         if problems:
@@ -796,6 +803,25 @@ def build(
             raise PackagingError(f"could not package {source}: {exc}") from exc
         raise
     return _artifact(destination, stats, digest)  # the writer counted and hashed: no need to read the zip back
+
+
+NOTHING_IGNORED = pathspec.GitIgnoreSpec.from_lines([])
+
+
+def _merged(source: Iterator[Entry], dependencies: Iterator[Entry], problems: list[Problem]) -> Iterator[Entry]:
+    """Two walks in archive order, merged into one (both are sorted by full name). A file that
+    both hold is a problem: the source would silently shadow an installed file, or the reverse."""
+    previous = None
+    for entry in heapq.merge(source, dependencies, key=_entry_key):
+        if previous is not None and entry.name == previous:
+            problems.append(Problem("dependencies", f"{entry.name!r} is both in the source and among the installed dependencies"))
+            continue
+        previous = entry.name
+        yield entry
+
+
+def _entry_key(entry: Entry) -> str:
+    return entry.name
 
 
 def _until_problem(entries: Iterator[Entry], problems: list[Problem]) -> Iterator[Entry]:

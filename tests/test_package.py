@@ -145,3 +145,30 @@ def test_symlink_loop_is_refused(tmp_path):
     os.symlink(source, source / "pkg" / "again")
     with pytest.raises(InputError, match="loops back"):
         build(source, tmp_path)
+
+
+def test_dependencies_merge_into_the_root_without_the_source_ignore_rules(tmp_path: Path) -> None:
+    source = make_tree(tmp_path)
+    (source / ".faasignore").write_text("*.log\n")
+    (source / "skipped.log").write_text("ignored\n")
+    deps = tmp_path / "deps"
+    (deps / "pkg").mkdir(parents=True)
+    (deps / "pkg" / "installed.py").write_text("x = 1\n")
+    (deps / "requests").mkdir()
+    (deps / "requests" / "__init__.py").write_text("")
+    (deps / "notes.log").write_text("kept: the ignore rules are the source's\n")
+    artifact = build(source, tmp_path, dependencies=deps)
+    listed = names(artifact)
+    assert listed == sorted(listed)
+    assert {"pkg/installed.py", "pkg/__init__.py", "requests/__init__.py", "notes.log", "app.py"} <= set(listed)
+    assert "skipped.log" not in listed
+    assert build(source, tmp_path, dependencies=deps, workers=1).sha256 == artifact.sha256
+
+
+def test_a_file_both_in_the_source_and_the_dependencies_is_refused(tmp_path: Path) -> None:
+    source = make_tree(tmp_path)
+    deps = tmp_path / "deps"
+    deps.mkdir()
+    (deps / "app.py").write_text("shadow\n")
+    with pytest.raises(InputError, match="app.py"):
+        build(source, tmp_path, dependencies=deps)
