@@ -172,5 +172,5 @@ def test_config_file_errors(ws, content, fragment):
 
 def test_every_action_input_is_known_to_config():
     common = {"provider", "function-name", "source", "package", "config", "dry-run", "environment",
-              "environment-mode", "wait-timeout"}
+              "environment-mode", "wait-timeout", *config.FILE_RUN_KEYS}
     assert set(config.input_defaults()) == common | set(config.APPLIES_TO)
