@@ -6,7 +6,7 @@
 
 Parts: packaging (the reference tree from make_tree.py against Info-ZIP, zipfile, libdeflate
 and ISA-L on one core), deploy (our action against the awscli script on a local moto server:
-changed code and a no-op), startup (process start to the first API call), install (runtime
+changed code and a no-op), parallel (1, 8 and 32 functions in one step), startup (process start to the first API call), install (runtime
 dependencies with uv and pip, installed size, imports with and without bytecode).
 Each part runs `--rounds` rounds with the contenders interleaved and reports medians; a failed
 round is reported in the table, never retried forever. The Markdown goes to stdout and, unless
@@ -32,7 +32,7 @@ import common  # noqa: E402  (puts the project root on sys.path)
 import make_tree  # noqa: E402
 from common import ROOT, machine, run, table  # noqa: E402
 
-PARTS = ("packaging", "deploy", "install")
+PARTS = ("packaging", "deploy", "parallel", "install")
 REPORT = ROOT / "docs" / "benchmarks.md"
 
 
@@ -106,6 +106,15 @@ def main(argv: list[str] | None = None) -> int:
         return ["Same moto server, one function per contender, both warmed up once; rounds alternate who goes first.", "",
                 deploy_table, "", "### Start-up", "", startup_table]
 
+    def parallel() -> list[str]:
+        import parallel_bench
+
+        log(f"parallel: {rounds} rounds of 1, 8 and 32 functions against a local moto server")
+        return [f"A `functions:` config deployed by one step (`max-parallel` = the number of functions, and once "
+                f"`max-parallel: 1` for comparison). The Lambda test proxy keeps each function busy for "
+                f"{parallel_bench.BUSY:g} s after every change (409 to a mutation meanwhile), as Lambda does.", "",
+                parallel_bench.measure(rounds, log)]
+
     def install() -> list[str]:
         import install_bench
 
@@ -116,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         part("Packaging the reference tree", packaging)
     if "deploy" in parts:
         part("AWS deploy of a small function", deploy)
+    if "parallel" in parts:
+        part("Many functions in one step", parallel)
     if "install" in parts:
         part("Container image: runtime dependencies", install)
 
