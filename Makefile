@@ -39,7 +39,7 @@ lint: $(VENV)/.synced
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows $(WORKFLOWS)
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 	$(VENV)/bin/actionlint -shellcheck=$(VENV)/bin/shellcheck -pyflakes= $(WORKFLOWS)
-	$(VENV)/bin/shellcheck .ci/run .ci/pin-image
+	$(VENV)/bin/shellcheck .ci/run .ci/pin-image .ci/release-notes
 	$(VENV)/bin/hadolint Dockerfile
 
 clean:

@@ -254,3 +254,36 @@ def test_pin_image_refuses_what_is_not_a_ghcr_image_digest(tmp_path, image, dige
     refused = _pin(action_yml, image, digest)
     assert refused.returncode == 1
     assert action_yml.read_text() == (ROOT / "action.yml").read_text()
+
+
+# -- the release notes ------------------------------------------------------------------------
+
+
+def _notes(version: str, changelog: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", str(ROOT / ".ci" / "release-notes"), version, str(changelog)],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+
+
+def test_the_project_version_has_release_notes():
+    import tomllib
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    notes = _notes(version, ROOT / "CHANGELOG.md")
+    assert notes.returncode == 0, notes.stderr
+    assert "### Added" in notes.stdout
+
+
+def test_release_notes_are_one_section_without_the_link_references(tmp_path):
+    changelog = tmp_path / "CHANGELOG.md"
+    changelog.write_text(
+        "# Changelog\n\n## [Unreleased]\n\n## [1.1.0] - 2027-01-02\n\n### Fixed\n\n- b\n\n"
+        "## [1.0.0] - 2026-12-05\n\n### Added\n\n- a\n\n"
+        "[Unreleased]: https://example.invalid/compare\n[1.0.0]: https://example.invalid/1.0.0\n"
+    )
+    assert _notes("1.1.0", changelog).stdout.strip() == "### Fixed\n\n- b"
+    assert _notes("1.0.0", changelog).stdout.strip() == "### Added\n\n- a"
+    assert _notes("1.0", changelog).returncode == 1  # a prefix is not a section
+    assert _notes("Unreleased", changelog).returncode == 1  # empty
+    assert _notes("2.0.0", changelog).returncode == 1
