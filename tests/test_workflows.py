@@ -199,6 +199,21 @@ def test_shown_workflows_pass_actionlint_and_the_schema_against_this_action(tmp_
     assert schema.returncode == 0, schema.stdout + schema.stderr
 
 
+def test_dependabot_configs_shown_and_used_pass_the_schema(tmp_path):
+    files = [ROOT / ".github" / "dependabot.yml"]
+    blocks = re.findall(r"^```ya?ml\n(.*?)^```", (ROOT / "README.md").read_text(), flags=re.M | re.S)
+    for index, block in enumerate(b for b in blocks if "package-ecosystem" in b):
+        path = tmp_path / f"dependabot-{index}.yml"
+        path.write_text(block)
+        files.append(path)
+    assert len(files) >= 2, "the README shows a Dependabot configuration"
+    schema = subprocess.run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.dependabot", *map(str, files)],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )
+    assert schema.returncode == 0, schema.stdout + schema.stderr
+
+
 def test_actionlint_here_catches_an_input_action_yml_does_not_declare(tmp_path):
     """The check above can fail: a misspelt input of this action is reported."""
     root = _project(tmp_path)
