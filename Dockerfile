@@ -3,7 +3,8 @@
 # Stage `build` installs the runtime dependencies from uv.lock (no dev group) into /app/.venv and
 # compiles every module to bytecode; the final stage is the same Python base with that venv and
 # our code copied in, the standard library compiled, and pip, setuptools and wheel removed (the
-# action never calls them). No compiler, no test dependency, no installer binary in the result.
+# action never calls them). No compiler, no test dependency, and no installer but what the
+# action itself calls at run time (any such tool is a runtime dependency in uv.lock).
 #
 # The base is pinned by the digest of its multi-architecture index (linux/amd64 and linux/arm64);
 # both stages use the same one, so the venv's interpreter link points at the same Python.
