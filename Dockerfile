@@ -7,12 +7,11 @@
 # action itself calls at run time (any such tool is a runtime dependency in uv.lock).
 #
 # The base is pinned by the digest of its multi-architecture index (linux/amd64 and linux/arm64);
-# both stages use the same one, so the venv's interpreter link points at the same Python.
+# both stages name the same one (the venv's interpreter link must point at the same Python), written
+# out in each FROM so that Dependabot updates both.
 # Bytecode is written in unchecked-hash mode: it stays valid whatever timestamps the layers get
 # (COPY --from, a registry round trip), and a read-only image never needs it re-validated.
-ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d
-
-FROM ${PYTHON_IMAGE} AS build
+FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d AS build
 
 # uv only builds the venv; it is installed from PyPI, pinned by the hashes of its wheels for
 # both architectures, and stays in this stage.
@@ -34,7 +33,7 @@ COPY faas_action /app/faas_action
 RUN /app/.venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /app/.venv /app/faas_action
 
 
-FROM ${PYTHON_IMAGE}
+FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d
 
 # The official image ships the standard library without bytecode: compile it once here rather
 # than on every run. Then drop the installers the action never calls.
