@@ -11,7 +11,11 @@ for every caller, whatever the text's origin (an input, a service's error messag
   anywhere) is printed between `::stop-commands::<random token>` and `::<token>::`;
 - every value registered for masking (`mask()`, plus the runner's own credentials found in the
   environment) is replaced by `***`, in its plain, JSON-escaped, URL-encoded and base64 forms,
-  in log lines, annotations, group titles, the step summary and the outputs.
+  in log lines, annotations, group titles and the step summary. Outputs are the action's own
+  values (ARNs, URLs, versions) and are written as they are: an environment value that happens
+  to be part of one (a stage name in a function name, a region) must not break it. Text of
+  other origins that goes into an output (a failed function's error) is redacted by the caller
+  with `redact()` first.
 Must not: know about clouds, packages or plans.
 """
 
@@ -107,7 +111,6 @@ def _encodings(value: str) -> list[str]:
     ]
 
 
-_NUMBER = re.compile(r"-?\d+(\.\d+)?")
 
 
 def _could_run_a_command(text: str) -> bool:
@@ -238,30 +241,19 @@ class Runner:
             self.command("endgroup")
 
     # -- file commands --------------------------------------------------------------------
+    def redact(self, text: str) -> str:
+        """`text` with every registered secret (and its encodings) replaced by `***`."""
+        return self._redact(text)
+
     def set_output(self, name: str, value: str) -> None:
-        """Append `name` in the heredoc form with a random `ghadelimiter_<uuid>` delimiter."""
-        value = self._redact_output(value)
+        """Append `name` in the heredoc form with a random `ghadelimiter_<uuid>` delimiter
+        (not redacted: see the module's docstring)."""
         path = self.environ.get("GITHUB_OUTPUT")
         if not path:
             self.print(f"output {name}={value}")
             return
         with self.lock, open(path, "a", encoding="utf-8", newline="\n") as handle:
             handle.write(prepare_key_value_message(name, value).replace(os.linesep, "\n") + "\n")
-
-    def _redact_output(self, value: str) -> str:
-        """Secrets out of an output. A value that is wholly a boolean or a number is the action's
-        own (`changed`, `package-size`) and stays usable even if an environment value equals it;
-        JSON stays valid JSON: only the strings inside it are redacted."""
-        if value in TRUE_WORDS or value in FALSE_WORDS or _NUMBER.fullmatch(value):
-            return value
-        if value[:1] in ("{", "["):
-            try:
-                data = json.loads(value)
-            except ValueError:
-                return self._redact(value)
-            cleaned = self._redact.data(data)
-            return value if cleaned == data else json.dumps(cleaned)
-        return self._redact(value)
 
     def add_summary(self, markdown: str) -> None:
         path = self.environ.get("GITHUB_STEP_SUMMARY")

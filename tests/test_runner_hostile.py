@@ -141,15 +141,13 @@ def test_masked_values_are_redacted_from_everything_the_action_writes(tmp_path):
         with runner.group(f"group {form}"):
             pass
         runner.add_summary(f"| {form} |")
-    runner.set_output("plan", json.dumps({"environment": {"KEY": SECRET}, "memory": 128}, sort_keys=True))
-    runner.set_output("message", f"the service echoed {SECRET}")
+    runner.set_output("message", runner.redact(f"the service echoed {SECRET}"))
     printed = [ln for ln in out.getvalue().splitlines() if not ln.startswith("::add-mask::")]
     written = "\n".join(printed) + summary.read_text() + output.read_text()
     for form in forms(SECRET):
         assert form not in written, form
     assert "***" in summary.read_text()
     outputs = parse_github_output(output.read_text())
-    assert json.loads(outputs["plan"]) == {"environment": {"KEY": "***"}, "memory": 128}
     assert outputs["message"] == "the service echoed ***"
 
 
@@ -161,18 +159,20 @@ def test_every_line_of_a_multi_line_secret_is_redacted():
     assert "::error::the service quoted *** back" in out.getvalue()
 
 
-def test_whole_value_booleans_and_numbers_stay_usable_outputs(tmp_path):
-    # Masking an environment value such as `true` or `512` must not break `changed` or a size.
+def test_outputs_are_the_actions_own_values_and_stay_usable(tmp_path):
+    # Masking an environment value such as `true`, `5120` or a stage name must not break
+    # `changed`, a size or an ARN that happens to contain it.
     output = tmp_path / "output"
     runner = Runner({"GITHUB_OUTPUT": str(output)}, io.StringIO())
     runner.mask("true")
     runner.mask("5120")
+    runner.mask("prod")
     runner.set_output("changed", "true")
     runner.set_output("package-size", "5120")
-    runner.set_output("plan", json.dumps({"publish": True, "memory": 5120}))
+    runner.set_output("function-id", "arn:aws:lambda:us-east-1:123456789012:function:api-prod")
     outputs = parse_github_output(output.read_text())
     assert outputs["changed"] == "true" and outputs["package-size"] == "5120"
-    assert json.loads(outputs["plan"]) == {"publish": True, "memory": 5120}
+    assert outputs["function-id"].endswith(":function:api-prod")
 
 
 def test_credentials_from_the_environment_are_redacted_without_a_new_mask():
