@@ -2,7 +2,8 @@
 
 Owns: reading `INPUT_*`, writing `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY`, workflow commands
 (masks, annotations, groups, debug), where temporary files go, and the OIDC token request.
-Command and output formatting come from actions-toolkit.
+The command and file-command formats are GitHub's toolkit's (`@actions/core` command.ts and
+file-command.ts), written out here: the PyPI port pulls in PyGithub and PyNaCl for three helpers.
 Everything the action writes goes through this module's few primitives, so two promises hold
 for every caller, whatever the text's origin (an input, a service's error message, a traceback):
 - no printed value can start a workflow command: annotation messages, properties and group
@@ -35,9 +36,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Mapping
 from urllib.parse import quote, quote_plus
-
-from actions_toolkit.command import Command
-from actions_toolkit.file_command import prepare_key_value_message
 
 from .errors import CredentialsError
 from .models import GitHubContext
@@ -119,6 +117,29 @@ def _could_run_a_command(text: str) -> bool:
     return any(line.lstrip().startswith("::") or "##[" in line for line in text.splitlines())
 
 
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def command_line(name: str, properties: Mapping[str, str], message: str) -> str:
+    """`::name key=value,key=value::message`, escaped as the toolkit escapes it."""
+    props = ",".join(f"{key}={_escape_property(str(value))}" for key, value in properties.items())
+    return f"::{name}{' ' + props if props else ''}::{_escape_data(str(message))}"
+
+
+def key_value_message(key: str, value: str) -> str:
+    """A `$GITHUB_OUTPUT` entry in the heredoc form, with a random delimiter that neither the
+    key nor the value may contain."""
+    delimiter = f"ghadelimiter_{uuid.uuid4()}"
+    if delimiter in key or delimiter in value:
+        raise ValueError(f"an output's name or value holds the delimiter {delimiter}")
+    return f"{key}<<{delimiter}\n{value}\n{delimiter}"
+
+
 def input_env_name(name: str) -> str:
     """`function-name` → `INPUT_FUNCTION-NAME`: spaces to underscores, upper-cased, hyphens kept."""
     return "INPUT_" + name.replace(" ", "_").upper()
@@ -196,7 +217,7 @@ class Runner:
     def command(self, name: str, message: str = "", **properties: str) -> None:
         """`::name props::message`, redacted; the format escapes line breaks in both."""
         props = {k: self._redact(str(v)) for k, v in properties.items() if v not in (None, "")}
-        self._write(str(Command(name, props, self._redact(str(message)))) + "\n")
+        self._write(command_line(name, props, self._redact(str(message))) + "\n")
 
     def print(self, text: str = "") -> None:
         """Plain log text, redacted; inert for the runner when a line of it looks like a command."""
@@ -218,7 +239,7 @@ class Runner:
                 if len(value) < MIN_SECRET_LENGTH or value in self._masked:
                     continue
                 self._masked.add(value)
-                self._write(str(Command("add-mask", {}, value)) + "\n")  # the one unredacted write
+                self._write(command_line("add-mask", {}, value) + "\n")  # the one unredacted write
 
     def error(self, message: str, title: str = "") -> None:
         self.command("error", message, title=title)
@@ -253,7 +274,7 @@ class Runner:
             self.print(f"output {name}={value}")
             return
         with self.lock, open(path, "a", encoding="utf-8", newline="\n") as handle:
-            handle.write(prepare_key_value_message(name, value).replace(os.linesep, "\n") + "\n")
+            handle.write(key_value_message(name, value) + "\n")
 
     def add_summary(self, markdown: str) -> None:
         path = self.environ.get("GITHUB_STEP_SUMMARY")
