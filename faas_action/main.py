@@ -8,13 +8,16 @@ Must not: parse inputs (config.py), talk to a cloud (providers) or know the runn
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
+import tempfile
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Mapping
 
-from . import config, package, providers, render
+from . import config, dependencies, package, providers, render
 from .errors import ActionError, InputError, Problem
 from .models import Artifact, DeployResult, FunctionSpec, Plan
 from .providers.base import Clock, RunContext, SystemClock
@@ -66,7 +69,8 @@ def _run(runner: Runner, environ: Mapping[str, str], clock: Clock, started: floa
     for spec in cfg.specs:
         module = providers.load(spec.provider)
         try:
-            artifact = _artifact(spec, module, runner)
+            # Installing dependencies reaches a package index: not once the inputs are known bad.
+            artifact = _artifact(spec, module, runner, environ, install=not problems)
         except InputError as exc:
             problems.extend(exc.problems)
             continue
@@ -93,6 +97,8 @@ def _run(runner: Runner, environ: Mapping[str, str], clock: Clock, started: floa
         with runner.group(f"Plan for {spec.name}"):
             plan = provider.plan(spec, artifact)
             runner.print(render.plan_text(plan))
+            if artifact.dependencies_platform:
+                runner.print(render.dependencies_text(artifact))
         plans.append(plan)
         if cfg.dry_run:
             continue
@@ -105,8 +111,9 @@ def _run(runner: Runner, environ: Mapping[str, str], clock: Clock, started: floa
     runner.set_output("code-sha256", last_artifact.sha256)
     runner.set_output("package-size", str(last_artifact.size))
     if cfg.dry_run:
-        runner.set_output("plan", render.plans_json(plans))
+        runner.set_output("plan", render.plans_json(plans, [job.artifact for job in jobs]))
         runner.add_summary("\n".join(render.plan_markdown(p) for p in plans))
+        _add_dependencies_summary(runner, [(job.spec.name, job.artifact) for job in jobs])
         return 0
 
     results = [_outputs(result, artifact) for _, _, result, artifact in rows]
@@ -116,13 +123,16 @@ def _run(runner: Runner, environ: Mapping[str, str], clock: Clock, started: floa
     runner.set_output("changed", "true" if any(r.changed for _, _, r, _ in rows) else "false")
     runner.set_output("results", json.dumps(results, sort_keys=True))
     runner.add_summary(render.summary_markdown(rows, clock.now() - started))
+    _add_dependencies_summary(runner, [(name, artifact) for _, name, _, artifact in rows])
     return 0
 
 
-def _artifact(spec: FunctionSpec, module, runner: Runner) -> Artifact:
+def _artifact(spec: FunctionSpec, module, runner: Runner, environ: Mapping[str, str], install: bool = True) -> Artifact:
     if spec.package is not None:
         return package.describe(spec.package)
     assert spec.source is not None
+    if spec.dependencies is not None and install:
+        return _with_dependencies(spec, module, runner, environ)
     return package.build(
         spec.source,
         runner.workspace,
@@ -130,6 +140,53 @@ def _artifact(spec: FunctionSpec, module, runner: Runner) -> Artifact:
         default_ignores=module.DEFAULT_IGNORES,
         out_dir=runner.temp_dir,
     )
+
+
+def _with_dependencies(spec: FunctionSpec, module, runner: Runner, environ: Mapping[str, str]) -> Artifact:
+    """Install the function's Python dependencies (uv, wheels only, for its platform), then
+    package them with the source; the artifact lists them."""
+    wanted = spec.dependencies
+    assert wanted is not None and spec.source is not None
+    temp = runner.temp_dir or Path(tempfile.gettempdir())
+    work = Path(tempfile.mkdtemp(prefix="faas-dependencies-", dir=temp))
+    try:
+        with runner.group(f"Dependencies of {spec.name}: {dependencies.describe_target(wanted.python_version, wanted.platform)}"):
+            installed = dependencies.install(
+                wanted, environ, work, default_cache=temp / "faas-action-uv-cache", timeout_s=spec.wait_timeout_s
+            )
+            for line in installed.log:
+                runner.print(line)
+        if wanted.cache is not None:
+            dependencies.own_cache(wanted.cache, runner.workspace)
+        runner.print(
+            f"faas-action: {spec.name}: {len(installed.distributions)} dependencies installed for "
+            f"{installed.target} in {installed.duration_s:.1f} s"
+        )
+        cache_in_source = wanted.cache is not None and spec.source in wanted.cache.parents
+        artifact = package.build(
+            spec.source,
+            runner.workspace,
+            provider_ignore_file=module.IGNORE_FILE,
+            default_ignores=module.DEFAULT_IGNORES,
+            out_dir=runner.temp_dir,
+            dependencies=installed.root,
+            exclude=[f"/{wanted.cache.relative_to(spec.source).as_posix()}/"] if cache_in_source else [],
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return dataclasses.replace(
+        artifact,
+        distributions=installed.distributions,
+        dependencies_size=installed.size,
+        dependencies_python=wanted.python_version,
+        dependencies_platform=wanted.platform,
+    )
+
+
+def _add_dependencies_summary(runner: Runner, packages: list[tuple[str, Artifact]]) -> None:
+    sections = [render.dependencies_markdown(name, artifact) for name, artifact in packages if artifact.dependencies_platform]
+    if sections:
+        runner.add_summary("\n".join(sections))
 
 
 def _outputs(result: DeployResult, artifact: Artifact) -> dict[str, str]:
