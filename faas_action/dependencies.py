@@ -13,14 +13,10 @@ know any cloud API.
 
 from __future__ import annotations
 
-import csv
-import email.parser
 import io
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -30,6 +26,9 @@ from typing import Iterable, Mapping
 
 from .errors import PackagingError
 from .models import DependencySpec, Distribution
+
+# csv, email.parser, signal and subprocess are imported where an install needs them: config.py and
+# render.py import this module on every run, most of which install nothing (~7 ms saved).
 
 # -- the target: which wheels -----------------------------------------------------------------
 
@@ -46,14 +45,15 @@ LAMBDA_GLIBC = {"al2": (2, 26), "al2023": (2, 34)}
 # wheels load on both.
 AZURE_LEVEL = 28
 
-_PLATFORM_UV = re.compile(r"(x86_64|aarch64)-manylinux(?:_2_(\d+)|(2014))")
-_PLATFORM_TAG = re.compile(r"manylinux(?:_2_(\d+)|(2014))_(x86_64|aarch64)")
-_RUNTIME = re.compile(r"python(3)\.(\d{1,2})")
+# Patterns stay strings (compiled and cached by `re` on first use): most runs never need them.
+_PLATFORM_UV = r"(x86_64|aarch64)-manylinux(?:_2_(\d+)|(2014))"
+_PLATFORM_TAG = r"manylinux(?:_2_(\d+)|(2014))_(x86_64|aarch64)"
+_RUNTIME = r"python(3)\.(\d{1,2})"
 
 
 def python_version(runtime: str | None) -> str | None:
     """`python3.12` → "3.12"; None for anything that is not a Python runtime."""
-    match = _RUNTIME.fullmatch((runtime or "").strip().lower())
+    match = re.fullmatch(_RUNTIME, (runtime or "").strip().lower())
     return f"{match.group(1)}.{match.group(2)}" if match else None
 
 
@@ -72,11 +72,11 @@ def parse_platform(value: str) -> str | None:
     platform tag (`manylinux_2_28_aarch64`, `manylinux2014_x86_64`) → uv's form; None when it is
     neither or names a glibc level uv cannot target."""
     value = value.strip()
-    match = _PLATFORM_UV.fullmatch(value)
+    match = re.fullmatch(_PLATFORM_UV, value)
     if match:
         machine, level, legacy = match.groups()
     else:
-        match = _PLATFORM_TAG.fullmatch(value)
+        match = re.fullmatch(_PLATFORM_TAG, value)
         if not match:
             return None
         level, legacy, machine = match.groups()
@@ -136,12 +136,12 @@ URL_SETTINGS = (
     "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS",
 )
 # uv reads credentials of a named index from UV_INDEX_<NAME>_USERNAME / _PASSWORD.
-_INDEX_PASSWORD = re.compile(r"UV_INDEX_[A-Z0-9_]+_PASSWORD")
+_INDEX_PASSWORD = r"UV_INDEX_[A-Z0-9_]+_PASSWORD"
 # Settings of the image or the runner that would make the tree differ from run to run, or make
 # uv fetch an interpreter: the command line says what is wanted instead.
 DROPPED = ("UV_COMPILE_BYTECODE", "UV_PROJECT_ENVIRONMENT", "UV_SYSTEM_PYTHON", "UV_PYTHON", "VIRTUAL_ENV", "UV_NO_BINARY")
-_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^/@\s]+)@")
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_USERINFO = r"[A-Za-z][A-Za-z0-9+.-]*://([^/@\s]+)@"
+_ENV_REFERENCE = r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
 
@@ -171,14 +171,14 @@ def secrets(environ: Mapping[str, str], files: Iterable[Path] = ()) -> list[str]
     found: list[str] = []
     for name in URL_SETTINGS:
         found.extend(_userinfo_secrets(environ.get(name, "")))
-    found.extend(v for k, v in environ.items() if _INDEX_PASSWORD.fullmatch(k) and v)
+    found.extend(v for k, v in environ.items() if re.fullmatch(_INDEX_PASSWORD, k) and v)
     for path in files:
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
         found.extend(_userinfo_secrets(text))
-        found.extend(environ[name] for name in _ENV_REFERENCE.findall(text) if environ.get(name))
+        found.extend(environ[name] for name in re.findall(_ENV_REFERENCE, text) if environ.get(name))
     return [s for s in dict.fromkeys(found) if s]
 
 
@@ -186,7 +186,7 @@ def _userinfo_secrets(text: str) -> list[str]:
     """The password of each `scheme://user:password@` in `text` (also percent-decoded), or the
     user part when there is no password (a token passed as the user name)."""
     found = []
-    for userinfo in _USERINFO.findall(text):
+    for userinfo in re.findall(_USERINFO, text):
         user, colon, password = userinfo.partition(":")
         secret = password if colon else user
         if not secret or "${" in secret:  # a variable's name, not its value (added by `secrets`)
@@ -203,7 +203,7 @@ def redact(text: str, hidden: Iterable[str]) -> str:
     for secret in sorted(set(hidden), key=len, reverse=True):
         if len(secret) >= 3:
             text = text.replace(secret, "***")
-    return _USERINFO.sub(_redact_userinfo, text)
+    return re.sub(_USERINFO, _redact_userinfo, text)
 
 
 def _redact_userinfo(match: re.Match) -> str:
@@ -309,6 +309,8 @@ def _run(
     explain=None,
 ) -> str:
     """Run uv to the end or to the deadline (then kill it and its children); its output, redacted."""
+    import subprocess
+
     try:
         process = subprocess.Popen(
             command, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -334,7 +336,9 @@ def _run(
     return output
 
 
-def _kill(process: subprocess.Popen) -> None:
+def _kill(process) -> None:
+    import signal
+
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except OSError:
@@ -345,7 +349,7 @@ def _kill(process: subprocess.Popen) -> None:
 # uv: "Because native==2.0 has no wheels with a matching platform tag (e.g., `manylinux_2_34_x86_64`)",
 # "Because sdist-only==1.0 has no usable wheels", "... only has source distributions", "... has
 # no wheels with a matching Python ABI tag (e.g., `cp313`)".
-_NO_WHEEL = re.compile(
+_NO_WHEEL = (
     r"Because (?:all versions of |only )?([A-Za-z0-9][A-Za-z0-9._-]*?)(?:==([^\s,]+))?(?:<[^ ]*)? "
     r"(?:has no (?:usable )?wheels|has no wheels with a matching|only has source distributions|is only available as a source distribution)"
 )
@@ -354,7 +358,7 @@ _NO_WHEEL = re.compile(
 def _no_wheel(output: str, spec: DependencySpec) -> str:
     """"no wheel of X 1.0 for CPython 3.12, manylinux_2_34_x86_64: …" when uv's message says so."""
     names = []
-    for name, version in _NO_WHEEL.findall(output):
+    for name, version in re.findall(_NO_WHEEL, output):
         label = f"{name} {version}".strip()
         if label not in names:
             names.append(label)
@@ -401,6 +405,8 @@ def normalise(target: Path) -> tuple[Distribution, ...]:
 
 def _rewrite_record(info: Path, target: Path) -> set[str]:
     """Keep the RECORD rows of files still in `target`, sorted; return their paths."""
+    import csv
+
     record = info / "RECORD"
     own = f"{info.name}/RECORD"
     rows: dict[str, list[str]] = {}
@@ -423,6 +429,8 @@ def _relative(path: str) -> bool:
 
 
 def _metadata(info: Path) -> dict[str, str]:
+    import email.parser
+
     try:
         text = (info / "METADATA").read_text(encoding="utf-8", errors="replace")
     except OSError:

@@ -112,6 +112,7 @@ def dependencies_text(artifact: Artifact) -> str:
 def dependencies_markdown(function: str, artifact: Artifact) -> str:
     """A summary section: the size split and a table of the installed distributions (a brief SBOM)."""
     lines = [
+        "",  # a blank line: the table above ends here
         f"#### Dependencies of `{function}` ({target_label(artifact)})",
         "",
         f"Package {human_size(artifact.size)} zipped, {size_split(artifact)}.",

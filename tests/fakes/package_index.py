@@ -42,6 +42,7 @@ def write_wheel(
     files: dict[str, bytes | str] | None = None,
     requires: tuple[str, ...] = (),
     console_scripts: dict[str, str] | None = None,
+    stored: bool = False,
 ) -> Path:
     """Write `{name}-{version}-{tag}.whl` into `directory` and return its path. `files` maps
     archive names to contents (default: `{name}/__init__.py` saying its version and tag)."""
@@ -77,7 +78,7 @@ def write_wheel(
         for archive_name, data in contents.items():
             info = zipfile.ZipInfo(archive_name, _WHEEL_DATE)
             info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
             archive.writestr(info, data)
     return path
 
@@ -159,6 +160,9 @@ class PackageIndex:
                     self.send_response(200)
                     self.send_header("Content-Type", "application/octet-stream")
                     self.send_header("Content-Length", str(len(data)))
+                    # As PyPI's file host: a file never changes under its name.
+                    self.send_header("Cache-Control", "max-age=365000000, immutable, public")
+                    self.send_header("ETag", '"' + hashlib.sha256(data).hexdigest() + '"')
                     self.end_headers()
                     if self.command == "GET":
                         self.wfile.write(data)
@@ -169,6 +173,7 @@ class PackageIndex:
                 data = f"<!DOCTYPE html><html><body>\n{body}</body></html>\n".encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html")
+                self.send_header("Cache-Control", "max-age=600, public")  # as PyPI's simple pages
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 if self.command == "GET":
