@@ -98,6 +98,21 @@ def test_same_inputs_same_package_and_the_redeploy_is_a_no_op(aws_action, worksp
     assert_never_shown(again)
 
 
+def test_an_arm64_function_updated_without_architectures_is_refused(aws_action, workspace, function_name, aws_role,
+                                                                    lambda_proxy, package_index):
+    """`architectures` not given means x86_64 wheels: the plan sees the function runs on arm64
+    and stops before uploading a package that could not import its native modules."""
+    write_app(workspace)
+    created = aws_action.run(inputs(function_name, aws_role, architectures="arm64"), env=installer_env(package_index))
+    assert created.code == 0, created.stdout + created.stderr
+    writes = len(lambda_proxy.writes())
+    result = aws_action.run({"provider": "aws", "function-name": function_name, "source": "app", "runtime": "python3.12",
+                             "dependencies": "requirements.txt"}, env=installer_env(package_index))
+    assert result.code == 1
+    assert len(result.errors) == 1 and "runs on arm64" in result.errors[0] and "architectures: arm64" in result.errors[0]
+    assert len(lambda_proxy.writes()) == writes
+
+
 def test_dry_run_plan_lists_dependencies_and_the_size_split(aws_action, workspace, function_name, aws_role, package_index,
                                                             lambda_proxy):
     write_app(workspace)
