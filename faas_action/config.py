@@ -57,8 +57,10 @@ APPLIES_TO: dict[str, tuple[str, ...]] = {
     **{name: ("aws", "gcp") for name in ("region", "memory", "timeout", "description")},
     "runtime": ("aws", "azure", "gcp"),  # on azure only the Python version of `dependencies`
 }
-# Keys only meaningful once per run, not per function of a `functions:` list.
+# Keys only meaningful once per run, never in the config file.
 RUN_KEYS = ("config", "dry-run")
+# Run-level keys that may also stand at the top of the config file, but not per function.
+FILE_RUN_KEYS = ("max-parallel", "fail-fast", "select")
 
 
 def input_defaults() -> dict[str, str]:
@@ -67,15 +69,32 @@ def input_defaults() -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class Config:
-    """The parsed run: functions to deploy in order, and the problems that stop it.
+class CodeLocation:
+    """Where a function's code is, for a function whose other inputs are invalid: it is still
+    packaged so that its packaging problems come out with every other problem."""
 
-    With problems, `specs` holds only the functions whose inputs were valid; nothing may deploy."""
+    label: str
+    provider: str | None
+    source: Path | None
+    package: Path | None
+
+
+@dataclass(frozen=True)
+class Config:
+    """The parsed run: functions to deploy in config order, and the problems that stop it.
+
+    With problems, `specs` holds only the functions whose inputs were valid and `unchecked` the
+    code of the others; nothing may deploy. `labels` name each spec in messages
+    ("functions[2] (api): ") when the run has several functions."""
 
     dry_run: bool = False
     specs: tuple[FunctionSpec, ...] = ()
     problems: tuple[Problem, ...] = ()
     secrets: tuple[str, ...] = ()
+    max_parallel: int = 4
+    fail_fast: bool = False
+    labels: tuple[str, ...] = ()
+    unchecked: tuple[CodeLocation, ...] = ()
 
 
 # -- scalar parsers: each returns the value, or None after recording a problem ----------------
@@ -450,32 +469,99 @@ def load(
         problems.append(Problem("function-name", "the config file lists several functions: name them there, not in the step"))
         given.pop("function-name")
 
+    # Run-level settings: the step's input, else the top of the config file, else the default.
+    run_raw = {k: file_common.pop(k) for k in FILE_RUN_KEYS if k in file_common}
+    run_raw.update({k: v for k, v in given.items() if k in FILE_RUN_KEYS or k in RUN_KEYS})
+    run = _Fields(run_raw, problems, "")
+    max_parallel = run.integer("max-parallel", 1, 32) or int(defaults.get("max-parallel") or 4)
+    fail_fast = bool(run.boolean("fail-fast"))
+    select = run.items("select")
+    dry_run = _Fields(step_inputs, problems, "").boolean("dry-run")  # a run key: never from the file
+    for key in FILE_RUN_KEYS:
+        given.pop(key, None)
+
     raws = []
     for item in file_functions:
-        raw: dict[str, Any] = {k: v for k, v in defaults.items() if v != ""}
+        raw: dict[str, Any] = {k: v for k, v in defaults.items() if v != "" and k not in FILE_RUN_KEYS}
         raw.update(file_common)
         raw.update(item)
         raw.update(given)
-        raws.append(raw)
+        # The step's provider is the run's default: a function's own provider in the file wins.
+        if "provider" in item:
+            raw["provider"] = item["provider"]
+        raws.append((raw, set(item)))
 
     secrets: list[str] = []
-    for raw in raws:
+    for raw, _ in raws:
         secrets.extend(secret_values(raw))
-    secrets.extend(dependency_secrets(raws, environ, workspace))
+    secrets.extend(dependency_secrets([raw for raw, _ in raws], environ, workspace))
 
-    dry_run = _Fields(step_inputs, problems, "").boolean("dry-run")  # a run key: never from the file
-    specs = []
-    for index, raw in enumerate(raws):
+    if select is not None:
+        names = [str(raw.get("function-name") or "") for raw, _ in raws]
+        for name in select:
+            if name not in names:
+                known = ", ".join(n for n in names if n) or "none"
+                problems.append(Problem("select", f"{name!r} is not a function of the config (functions: {known})"))
+
+    providers_in_run = {str(raw.get("provider", "")).lower() for raw, _ in raws} & set(PROVIDERS)
+    mixed = len(providers_in_run) > 1
+    specs, labels, unchecked = [], [], []
+    seen: dict[tuple, str] = {}
+    for index, (raw, own_keys) in enumerate(raws):
         label = f"functions[{index}] ({raw.get('function-name') or '?'}): " if len(raws) > 1 else ""
-        spec = _spec(raw, defaults, environ, workspace, github, problems, label)
-        if spec is not None:
-            specs.append(spec)
+        if select is not None and str(raw.get("function-name") or "") not in select:
+            continue
+        raw = _for_provider(raw, own_keys, mixed, providers_in_run, problems)
+        spec, location = _spec(raw, defaults, environ, workspace, github, problems, label)
+        if spec is None:
+            if location is not None:
+                unchecked.append(location)
+            continue
+        target = (spec.provider, spec.name, _target_of(spec))
+        if target in seen:
+            problems.append(Problem("config", f"{label}the same function as {seen[target]}: each function may appear once"))
+            continue
+        seen[target] = label.rstrip(": ") or "the step"
+        specs.append(spec)
+        labels.append(label)
+    if not providers_in_run and not problems and not specs:
+        problems.append(Problem("provider", "required: aws, azure or gcp"))
     return Config(
         dry_run=bool(dry_run),
         specs=tuple(specs),  # the valid ones: main still packages them to report every problem at once
         problems=tuple(problems),
         secrets=tuple(dict.fromkeys(secrets)),
+        max_parallel=max_parallel,
+        fail_fast=fail_fast,
+        labels=tuple(labels),
+        unchecked=tuple(unchecked),
     )
+
+
+def _for_provider(raw: dict[str, Any], own_keys: set[str], mixed: bool, providers_in_run: set[str], problems: list[Problem]) -> dict[str, Any]:
+    """In a run that mixes providers, an input shared by the run (a step input or a key at the
+    top of the config file) that belongs to another provider is dropped for this function
+    instead of being an error; one that belongs to none of the run's providers stays an error."""
+    if not mixed:
+        return raw
+    provider = str(raw.get("provider", "")).lower()
+    result = dict(raw)
+    for name, applies in APPLIES_TO.items():
+        if name in own_keys or name not in raw or provider in applies:
+            continue
+        if set(applies) & providers_in_run:
+            del result[name]
+    return result
+
+
+def _target_of(spec: FunctionSpec) -> tuple:
+    """What makes two entries the same function: its region, project or resource group."""
+    options = spec.options
+    if isinstance(options, AwsOptions):
+        return (options.region,)
+    if isinstance(options, AzureOptions):
+        return (options.subscription_id, options.resource_group.lower(), (options.slot or "").lower())
+    return (options.project, options.region)
 
 
 def _spec(
@@ -486,14 +572,17 @@ def _spec(
     github: GitHubContext,
     problems: list[Problem],
     label: str,
-) -> FunctionSpec | None:
+) -> tuple[FunctionSpec | None, CodeLocation | None]:
+    """The function's spec, or None and where its code is (to package it anyway) when its
+    inputs have problems."""
     before = len(problems)
     f = _Fields(raw, problems, label)
     provider = f.choice("provider", PROVIDERS)
     if provider is None:
         if not f.given("provider"):
-            f.problem("provider", "required: aws, azure or gcp")
-        return None
+            f.problem("provider", "required: aws, azure or gcp (as an input, or for each function in the config file)")
+        source, package = _code_location(f, workspace, defaults)
+        return None, CodeLocation(label, None, source, package) if (source or package) else None
     for name, providers in APPLIES_TO.items():
         if provider not in providers and f.given(name) and str(raw.get(name)) != defaults.get(name, ""):
             f.problem(name, f"does not apply to provider {provider} (only {', '.join(providers)})")
@@ -510,7 +599,7 @@ def _spec(
     options = OPTION_BUILDERS[provider](f, environ)
     python_dependencies = _dependencies(f, provider, source, options, workspace)
     if len(problems) > before:
-        return None
+        return None, CodeLocation(label, provider, source, package) if (source or package) else None
     return FunctionSpec(
         provider=provider,
         name=name or "",
@@ -522,7 +611,7 @@ def _spec(
         wait_timeout_s=float(wait or 900),
         github=github,
         dependencies=python_dependencies,
-    )
+    ), None
 
 
 # -- dependencies (issue 15): Python packages installed into the package ----------------------
@@ -589,6 +678,8 @@ def _dependencies(f: _Fields, provider: str, source: Path | None, options: Any, 
         cache = _inside(f, "dependencies-cache", f.text("dependencies-cache") or "", workspace)
         if cache is not None and cache.exists() and not cache.is_dir():
             f.problem("dependencies-cache", f"{cache} exists and is not a directory")
+        elif cache is not None and (cache == source or cache in source.parents):
+            f.problem("dependencies-cache", "must be a directory of its own, not `source` or a folder above it")
     if version is None:
         return None
     return DependencySpec(
@@ -674,6 +765,10 @@ def _read_config_file(
         result = {}
         for key, item in mapping.items():
             key = str(key)
+            if key in RUN_KEYS or (where and key in FILE_RUN_KEYS):
+                problems.append(Problem("config", f"{where}{key!r} is set for the whole run (as a step input"
+                                        + ("" if key in RUN_KEYS else " or at the top of the file") + "), not here"))
+                continue
             if key not in allowed:
                 problems.append(Problem("config", f"{where}unknown key {key!r}"))
                 continue

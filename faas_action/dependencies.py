@@ -13,6 +13,7 @@ know any cloud API.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import re
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from .errors import PackagingError
-from .models import DependencySpec, Distribution
+from .models import Artifact, DependencySpec, Distribution
 
 # csv, email.parser, signal and subprocess are imported where an install needs them: config.py and
 # render.py import this module on every run, most of which install nothing (~7 ms saved).
@@ -222,9 +223,36 @@ class Installed:
     root: Path
     distributions: tuple[Distribution, ...]
     size: int
-    target: str  # describe_target()
+    python_version: str
+    platform: str
+    cache: Path  # where uv kept its cache
     log: tuple[str, ...]  # what uv said, redacted, each line prefixed with "uv: "
     duration_s: float
+
+    @property
+    def target(self) -> str:
+        return describe_target(self.python_version, self.platform)
+
+
+def described(artifact: Artifact, installed: Installed) -> Artifact:
+    """`artifact` (built with `installed` merged in) saying what it holds: the distributions,
+    their share of the unzipped size, and the Python version and platform they are for."""
+    return dataclasses.replace(
+        artifact,
+        distributions=installed.distributions,
+        dependencies_size=installed.size,
+        dependencies_python=installed.python_version,
+        dependencies_platform=installed.platform,
+    )
+
+
+def excluded_from(source: Path, installed: Installed) -> tuple[str, ...]:
+    """Ignore lines for the packager: the cache, when it is kept inside the source."""
+    try:
+        relative = installed.cache.resolve().relative_to(source.resolve())
+    except ValueError:
+        return ()
+    return (f"/{relative.as_posix()}/",) if relative.parts else ()
 
 
 def uv_binary() -> str:
@@ -295,7 +323,8 @@ def install(
     log.extend(f"uv: {line}" for line in output.splitlines() if line.strip())
     distributions = normalise(target)
     size = sum(_tree_sizes(root).values())
-    return Installed(root, distributions, size, what, tuple(log), time.monotonic() - started)
+    return Installed(root, distributions, size, spec.python_version, spec.platform, cache, tuple(log),
+                     time.monotonic() - started)
 
 
 def _run(

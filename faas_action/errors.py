@@ -54,3 +54,7 @@ class ProviderError(ActionError):
 
 class DeadlineError(ProviderError):
     """A wait ran past its deadline (`wait-timeout`)."""
+
+
+class Cancelled(ActionError):
+    """The job was cancelled (SIGINT/SIGTERM from the runner) while the action waited."""

@@ -1,152 +1,179 @@
 """The run: inputs → packages → plans → (apply) → outputs.
 
-Owns: the order of the stages and the one place where errors become `::error` annotations and
-exit codes (0 done, 1 expected failure, 2 a bug with its traceback folded).
-Must not: parse inputs (config.py), talk to a cloud (providers) or know the runner's file formats
-(runner.py).
+Owns: the order of the stages, running functions side by side (at most `max-parallel`, each with
+its own log), cancellation, and the one place where errors become `::error` annotations and exit
+codes (0 done, 1 expected failure, 2 a bug with its traceback folded). The outputs and the step
+summary are written whatever happens, a failure or a crash included.
+Must not: parse inputs (config.py), talk to a cloud (providers), render (render.py) or know the
+runner's file formats (runner.py).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import shutil
+import signal
 import tempfile
+import threading
 import traceback
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Mapping
+from typing import IO, Any, Iterator, Mapping
 
 from . import config, dependencies, package, providers, render
-from .errors import ActionError, InputError, Problem
-from .models import Artifact, DeployResult, FunctionSpec, Plan
-from .providers.base import Clock, RunContext, SystemClock
-from .runner import Runner, RunnerLog
+from .errors import ActionError, Cancelled, InputError, Problem
+from .models import Artifact, FunctionSpec, Outcome
+from .providers.base import Clock, Log, RunContext, SystemClock
+from .runner import FunctionLog, Runner, RunnerLog
 
 
 @dataclass(frozen=True)
 class Job:
+    """A function ready to deploy: its spec, its package (None: nothing to package), its
+    provider module and its label in messages."""
+
     spec: FunctionSpec
-    artifact: Artifact
-    module: object
+    artifact: Artifact | None
+    module: Any
+    label: str = ""
+
+
+@dataclass
+class RunState:
+    """What the run knows so far; the outputs are written from it whatever happened."""
+
+    dry_run: bool = False
+    jobs: list[Job] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    temporary: list[Artifact] = field(default_factory=list)
+    crashed: bool = False
+    errors: list[str] = field(default_factory=list)  # run-level failures, for the summary
 
 
 def run(environ: Mapping[str, str], stdout: IO[str], clock: Clock | None = None) -> int:
     """Run the action once; return the process exit code."""
     runner = Runner(environ, stdout)
-    clock = clock or SystemClock()
-    started = clock.now()
-    jobs: list[Job] = []
+    cancel = threading.Event()
+    clock = clock or SystemClock(cancel)
+    state = RunState()
+    restore_signals = _on_cancel_signals(cancel, runner)
     try:
-        return _run(runner, environ, clock, started, jobs)
+        return _run(runner, environ, clock, cancel, state)
     except InputError as exc:
         for problem in exc.problems:
             runner.error(str(problem), title="faas-action: invalid input")
+        state.errors.extend(f"invalid input: {problem}" for problem in exc.problems)
         return 1
     except ActionError as exc:
         runner.error(str(exc), title=f"faas-action: {type(exc).__name__}")
+        state.errors.append(str(exc))
         return 1
     except Exception:  # a bug: keep the traceback, folded
-        with runner.group("faas-action crashed: traceback"):
-            runner.print(traceback.format_exc())
-        runner.error("faas-action hit an unexpected error (a bug); the traceback is in the group above")
+        _report_bug(runner, "faas-action crashed: traceback")
+        state.crashed = True
+        state.errors.append("faas-action hit an unexpected error (a bug); the traceback is in the log")
         return 2
     finally:
-        for job in jobs:
-            if job.spec.package is None:
-                shutil.rmtree(job.artifact.path.parent, ignore_errors=True)
+        restore_signals()
+        try:
+            _write_outputs(runner, state)
+        except Exception:  # never let the outputs hide the real exit code
+            _report_bug(runner, "faas-action crashed while writing its outputs: traceback")
+        for artifact in state.temporary:
+            shutil.rmtree(artifact.path.parent, ignore_errors=True)
 
 
-def _run(runner: Runner, environ: Mapping[str, str], clock: Clock, started: float, jobs: list[Job]) -> int:
+def _run(runner: Runner, environ: Mapping[str, str], clock: Clock, cancel: threading.Event, state: RunState) -> int:
     raw = runner.inputs(tuple(config.input_defaults()))
     cfg = config.load(raw, environ, runner.workspace, runner.github)
     for secret in cfg.secrets:
         runner.mask(secret)
+    state.dry_run = cfg.dry_run
 
-    # Everything the inputs alone reveal (bad values, packaging refusals, size limits), reported
-    # together before any network call: the valid functions are packaged even when others are not.
+    # Everything the inputs and files reveal (bad values, packaging refusals, size limits), for
+    # every function, reported together before any network call.
     problems: list[Problem] = list(cfg.problems)
-    for spec in cfg.specs:
+    for spec, label in zip(cfg.specs, cfg.labels):
         module = providers.load(spec.provider)
-        try:
-            # Installing dependencies reaches a package index: not once the inputs are known bad.
-            artifact = _artifact(spec, module, runner, environ, install=not problems)
-        except InputError as exc:
-            problems.extend(exc.problems)
+        # Installing dependencies asks a package index: never once the inputs are known bad.
+        with _dependencies_installed(spec, runner, environ, skip=bool(problems)) as installed:
+            artifact = _package(spec.source, spec.package, module, runner, state, problems, label, installed)
+        if artifact is None and (spec.source is not None or spec.package is not None):
             continue
-        jobs.append(Job(spec, artifact, module))
-        problems.extend(module.check(spec, artifact))
+        state.jobs.append(Job(spec, artifact, module, label))
+        if artifact is not None:
+            problems.extend(_labelled(module.check(spec, artifact), label))
+    for location in cfg.unchecked:
+        module = providers.load(location.provider) if location.provider else None
+        _package(location.source, location.package, module, runner, state, problems, location.label)
     if problems:
         raise InputError(problems)
 
-    log = RunnerLog(runner)
+    # Side by side, each function keeps its own log, printed as one group when it ends.
+    side_by_side = len(state.jobs) > 1 and cfg.max_parallel > 1
+    logs: list[Log] = [FunctionLog(runner, job.spec.name) if side_by_side else RunnerLog(runner) for job in state.jobs]
     # Credentials for every function before the first one deploys: a missing one fails the run
     # before anything changed.
     connected = [
         job.module.connect(job.spec, RunContext(log=log, clock=clock, id_token=runner.id_token, environ=dict(environ), github=job.spec.github))
-        for job in jobs
+        for job, log in zip(state.jobs, logs)
     ]
-    plans: list[Plan] = []
-    rows: list[tuple[str, str, DeployResult, Artifact]] = []
-    for job, provider in zip(jobs, connected):
-        spec, artifact = job.spec, job.artifact
-        runner.print(
-            f"faas-action: {spec.provider} function {spec.name}: package {render.human_size(artifact.size)}, "
-            f"{artifact.file_count} files, sha256 {artifact.sha256}" + (" (dry run)" if cfg.dry_run else "")
+    state.outcomes = [Outcome(job.spec, "skipped", artifact=job.artifact) for job in state.jobs]
+    _deploy_all(runner, clock, cancel, state, list(zip(connected, logs)), cfg.max_parallel if side_by_side else 1, cfg.fail_fast)
+
+    failed = [o for o in state.outcomes if o.status == "failed"]
+    for outcome in failed:
+        runner.error(f"{outcome.spec.name}: {outcome.error}", title=f"faas-action: {outcome.spec.name} failed")
+    skipped = [o for o in state.outcomes if o.status == "skipped"]
+    if cancel.is_set():
+        runner.error(
+            "the job was cancelled: " + (f"{len(skipped)} function(s) not started" if skipped else "every function had started"),
+            title="faas-action: cancelled",
         )
-        with runner.group(f"Plan for {spec.name}"):
-            plan = provider.plan(spec, artifact)
-            runner.print(render.plan_text(plan))
-            if artifact.dependencies_platform:
-                runner.print(render.dependencies_text(artifact))
-        plans.append(plan)
-        if cfg.dry_run:
-            continue
-        with runner.group(f"Deploy {spec.name}"):
-            result = provider.apply(plan, spec, artifact)
-        rows.append((spec.provider, spec.name, result, artifact))
-        runner.print(f"faas-action: {spec.name}: {'deployed' if result.changed else 'unchanged'}, version {result.version or '-'}")
-
-    last_artifact = jobs[-1].artifact
-    runner.set_output("code-sha256", last_artifact.sha256)
-    runner.set_output("package-size", str(last_artifact.size))
-    if cfg.dry_run:
-        runner.set_output("plan", render.plans_json(plans, [job.artifact for job in jobs]))
-        runner.add_summary("\n".join(render.plan_markdown(p) for p in plans))
-        _add_dependencies_summary(runner, [(job.spec.name, job.artifact) for job in jobs])
-        return 0
-
-    results = [_outputs(result, artifact) for _, _, result, artifact in rows]
-    for name, value in results[-1].items():
-        if name not in ("code-sha256", "package-size", "changed"):
-            runner.set_output(name, value)
-    runner.set_output("changed", "true" if any(r.changed for _, _, r, _ in rows) else "false")
-    runner.set_output("results", json.dumps(results, sort_keys=True))
-    runner.add_summary(render.summary_markdown(rows, clock.now() - started))
-    _add_dependencies_summary(runner, [(name, artifact) for _, name, _, artifact in rows])
-    return 0
+        return 1
+    if state.crashed:
+        return 2
+    return 1 if failed else 0
 
 
-def _artifact(spec: FunctionSpec, module, runner: Runner, environ: Mapping[str, str], install: bool = True) -> Artifact:
-    if spec.package is not None:
-        return package.describe(spec.package)
-    assert spec.source is not None
-    if spec.dependencies is not None and install:
-        return _with_dependencies(spec, module, runner, environ)
-    return package.build(
-        spec.source,
-        runner.workspace,
-        provider_ignore_file=module.IGNORE_FILE,
-        default_ignores=module.DEFAULT_IGNORES,
-        out_dir=runner.temp_dir,
-    )
+def _package(source, prebuilt, module, runner: Runner, state: RunState, problems: list[Problem], label: str,
+             installed: dependencies.Installed | None = None) -> Artifact | None:
+    """The function's package (with its `installed` dependencies), or None after recording its
+    problems (or when there is no code to package, as for a container image)."""
+    try:
+        if prebuilt is not None:
+            return package.describe(prebuilt)
+        if source is None:
+            return None
+        artifact = package.build(
+            source,
+            runner.workspace,
+            provider_ignore_file=getattr(module, "IGNORE_FILE", None),
+            default_ignores=getattr(module, "DEFAULT_IGNORES", ()),
+            out_dir=runner.temp_dir,
+            dependencies=installed.root if installed else None,
+            exclude=dependencies.excluded_from(source, installed) if installed else (),
+        )
+        state.temporary.append(artifact)
+        return dependencies.described(artifact, installed) if installed else artifact
+    except InputError as exc:
+        problems.extend(_labelled(exc.problems, label))
+    except ActionError as exc:
+        problems.append(Problem("source", f"{label}{exc}"))
+    return None
 
 
-def _with_dependencies(spec: FunctionSpec, module, runner: Runner, environ: Mapping[str, str]) -> Artifact:
-    """Install the function's Python dependencies (uv, wheels only, for its platform), then
-    package them with the source; the artifact lists them."""
+@contextmanager
+def _dependencies_installed(spec: FunctionSpec, runner: Runner, environ: Mapping[str, str], skip: bool
+                            ) -> Iterator[dependencies.Installed | None]:
+    """The function's Python dependencies installed (uv, wheels only, for its platform) in a
+    temporary directory while the packager reads them; None without `dependencies`, or when
+    `skip`. A failed install raises PackagingError (exit 1 with uv's message)."""
     wanted = spec.dependencies
-    assert wanted is not None and spec.source is not None
+    if wanted is None or spec.source is None or skip:
+        yield None
+        return
     temp = runner.temp_dir or Path(tempfile.gettempdir())
     work = Path(tempfile.mkdtemp(prefix="faas-dependencies-", dir=temp))
     try:
@@ -162,41 +189,158 @@ def _with_dependencies(spec: FunctionSpec, module, runner: Runner, environ: Mapp
             f"faas-action: {spec.name}: {len(installed.distributions)} dependencies installed for "
             f"{installed.target} in {installed.duration_s:.1f} s"
         )
-        cache_in_source = wanted.cache is not None and spec.source in wanted.cache.parents
-        artifact = package.build(
-            spec.source,
-            runner.workspace,
-            provider_ignore_file=module.IGNORE_FILE,
-            default_ignores=module.DEFAULT_IGNORES,
-            out_dir=runner.temp_dir,
-            dependencies=installed.root,
-            exclude=[f"/{wanted.cache.relative_to(spec.source).as_posix()}/"] if cache_in_source else [],
-        )
+        yield installed
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return dataclasses.replace(
-        artifact,
-        distributions=installed.distributions,
-        dependencies_size=installed.size,
-        dependencies_python=wanted.python_version,
-        dependencies_platform=wanted.platform,
-    )
 
 
-def _add_dependencies_summary(runner: Runner, packages: list[tuple[str, Artifact]]) -> None:
-    sections = [render.dependencies_markdown(name, artifact) for name, artifact in packages if artifact.dependencies_platform]
-    if sections:
-        runner.add_summary("\n".join(sections))
+def _labelled(problems, label: str) -> list[Problem]:
+    """Problems of one function of several, each naming it."""
+    if not label:
+        return list(problems)
+    return [p if p.message.startswith(label) else Problem(p.field, label + p.message) for p in problems]
 
 
-def _outputs(result: DeployResult, artifact: Artifact) -> dict[str, str]:
-    outputs = {
-        "function-id": result.function_id,
-        "version": result.version,
-        "url": result.url,
-        "changed": "true" if result.changed else "false",
-        "code-sha256": artifact.sha256,
-        "package-size": str(artifact.size),
-    }
-    outputs.update(result.outputs)
-    return outputs
+# -- deploying ------------------------------------------------------------------------------------
+
+
+def _deploy_all(runner: Runner, clock: Clock, cancel: threading.Event, state: RunState, connected: list,
+                max_parallel: int, fail_fast: bool) -> None:
+    """Deploy every job, at most `max_parallel` at once, filling `state.outcomes` in config
+    order. No new function starts after a failure (with fail-fast) or a cancellation."""
+    pending = list(range(len(state.jobs)))
+    running: dict[Future, int] = {}
+    stop = threading.Event()
+
+    def start_next(pool: ThreadPoolExecutor) -> None:
+        while pending and len(running) < max_parallel and not stop.is_set() and not cancel.is_set():
+            index = pending.pop(0)
+            provider, log = connected[index]
+            running[pool.submit(_deploy_one, runner, clock, state, index, provider, log)] = index
+
+    with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="deploy") as pool:
+        start_next(pool)
+        while running:
+            done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in done:
+                index = running.pop(future)
+                state.outcomes[index] = future.result()  # _deploy_one never raises
+                if fail_fast and state.outcomes[index].status == "failed":
+                    stop.set()
+            start_next(pool)
+    if stop.is_set() and pending:
+        runner.print(f"faas-action: fail-fast: {len(pending)} function(s) not started after a failure")
+
+
+def _deploy_one(runner: Runner, clock: Clock, state: RunState, index: int, provider, log: Log) -> Outcome:
+    """Plan, then apply (unless dry run), one function; never raises: whatever happens becomes
+    its Outcome. Its log is one group: printed live, or at the end when functions run side by
+    side (a FunctionLog)."""
+    job = state.jobs[index]
+    spec, artifact = job.spec, job.artifact
+    started = clock.now()
+    plan = result = None
+    status, error, crash = "failed", "", ""
+    buffered = isinstance(log, FunctionLog)
+    group = None if buffered else runner.group(f"Deploy {spec.name}" if not state.dry_run else f"Plan for {spec.name}")
+    try:
+        if group is not None:
+            group.__enter__()
+        if artifact is not None:
+            log.info(
+                f"faas-action: {spec.provider} function {spec.name}: package {render.human_size(artifact.size)}, "
+                f"{artifact.file_count} files, sha256 {artifact.sha256}" + (" (dry run)" if state.dry_run else "")
+            )
+        plan = provider.plan(spec, artifact)
+        log.info(render.plan_text(plan))
+        if artifact is not None and artifact.dependencies_platform:
+            log.info(render.dependencies_text(artifact))
+        if state.dry_run:
+            status = "planned" if plan.changed else "unchanged"
+        else:
+            result = provider.apply(plan, spec, artifact)
+            status = "deployed" if result.changed else "unchanged"
+            if buffered:
+                log.info(f"faas-action: {spec.name}: {status}, version {result.version or '-'}")
+    except Cancelled:
+        error = "cancelled while " + ("planning" if plan is None else "deploying") + "; " + _where_it_stopped(plan, result)
+    except ActionError as exc:
+        error = str(exc)
+    except Exception:  # a bug in this function's deploy: its traceback gets a folded group
+        state.crashed = True
+        error = f"faas-action hit an unexpected error (a bug); the traceback is in the group 'faas-action crashed: traceback ({spec.name})'"
+        crash = traceback.format_exc()
+    finally:
+        if group is not None:
+            group.__exit__(None, None, None)
+    outcome = Outcome(spec, status if not error else "failed", plan, result, artifact, error, clock.now() - started)
+    with runner.lock:
+        if buffered:
+            log.print_group(f"{spec.name}: {outcome.status}" + (f" ({error})" if error else ""))
+        if crash:
+            with runner.group(f"faas-action crashed: traceback ({spec.name})"):
+                runner.print(crash)
+        elif not buffered and result is not None:
+            runner.print(f"faas-action: {spec.name}: {status}, version {result.version or '-'}")
+    return outcome
+
+
+def _where_it_stopped(plan, result) -> str:
+    if plan is None:
+        return "nothing was changed"
+    if result is None and plan.changed:
+        return "the deploy stopped at its next safe point; what was published before it is unchanged"
+    return "nothing was changed"
+
+
+# -- outputs ------------------------------------------------------------------------------------
+
+
+def _write_outputs(runner: Runner, state: RunState) -> None:
+    """Outputs and step summary from whatever the run reached (nothing when no function got as
+    far as a deploy attempt, e.g. bad inputs)."""
+    outcomes = state.outcomes or [Outcome(job.spec, "skipped", artifact=job.artifact) for job in state.jobs]
+    if not outcomes:
+        if state.errors:
+            runner.add_summary(render.failure_markdown(state.errors))
+        return
+    plans = [o.plan for o in outcomes if o.plan is not None]
+    if len(outcomes) == 1:
+        for name, value in render.function_outputs(outcomes[0]).items():
+            # What a deploy reported is set, empty or not; what is not known stays unset.
+            if value != "" or name == "changed" or outcomes[0].result is not None:
+                runner.set_output(name, value)
+    else:
+        runner.set_output("changed", "true" if any(o.changed for o in outcomes) else "false")
+    runner.set_output("results", render.results_json(outcomes))
+    runner.set_output("matrix", render.matrix_json(outcomes))
+    runner.set_output("plan", render.plans_json(plans, [o.artifact for o in outcomes if o.plan is not None]))
+    runner.set_output("plan-markdown", render.plans_markdown(plans))
+    runner.add_summary(render.summary_markdown(outcomes, state.dry_run, errors=state.errors))
+
+
+def _report_bug(runner: Runner, title: str) -> None:
+    with runner.group(title):
+        runner.print(traceback.format_exc())
+    runner.error("faas-action hit an unexpected error (a bug); the traceback is in the group above")
+
+
+def _on_cancel_signals(cancel: threading.Event, runner: Runner):
+    """SIGTERM and SIGINT (the runner cancelling the job) set `cancel`: every wait then stops at
+    its next safe point. Returns a function that puts the previous handlers back."""
+    previous: dict[int, Any] = {}
+
+    def handler(signum, frame) -> None:
+        if not cancel.is_set():
+            cancel.set()
+            runner.print(f"faas-action: received {signal.Signals(signum).name}: stopping at the next safe point")
+
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.signal(signum, handler)
+
+    def restore() -> None:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+    return restore

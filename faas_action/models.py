@@ -231,13 +231,42 @@ class Plan:
 
 @dataclass(frozen=True)
 class DeployResult:
-    """What the deploy produced. `outputs` holds the provider's extra step outputs."""
+    """What the deploy produced. `outputs` holds the provider's extra step outputs (they win
+    over the artifact's `code-sha256` and `package-size`); `summary` is extra Markdown for the
+    step summary (a release timeline, say)."""
 
     function_id: str
     changed: bool
     version: str = ""
     url: str = ""
     outputs: Mapping[str, str] = field(default_factory=dict)
+    summary: str = ""
+
+
+STATUSES = ("deployed", "unchanged", "failed", "skipped", "planned")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one function of the run, whatever happened.
+
+    `status`: deployed, unchanged, failed, skipped (not started: fail-fast or a cancellation),
+    or planned (a dry run). `plan`, `result` and `artifact` are None when that stage was not
+    reached (or, for `artifact`, when there was nothing to package)."""
+
+    spec: FunctionSpec
+    status: str
+    plan: Plan | None = None
+    result: DeployResult | None = None
+    artifact: Artifact | None = None
+    error: str = ""
+    duration_s: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        if self.result is not None:
+            return self.result.changed
+        return self.status == "planned" and self.plan is not None and self.plan.changed
 
 
 def plain(value: Any) -> Any:

@@ -1,6 +1,7 @@
-"""Plans and results as text, Markdown and JSON.
+"""Plans and outcomes as text, Markdown and JSON.
 
-Owns: every human- and machine-readable rendering of a Plan or DeployResult.
+Owns: every human- and machine-readable rendering of a run: the plan (log lines, Markdown,
+JSON), the `results` and `matrix` outputs, the step summary and each function's console link.
 Must not: do I/O or decide anything about a deploy.
 """
 
@@ -8,9 +9,10 @@ from __future__ import annotations
 
 import json
 from typing import Any, Sequence
+from urllib.parse import quote
 
 from .dependencies import describe_target
-from .models import Artifact, DeployResult, Plan, plain
+from .models import Artifact, AwsOptions, AzureOptions, FunctionSpec, GcpOptions, Outcome, Plan, plain
 
 
 def human_size(size: int) -> str:
@@ -30,6 +32,22 @@ def _short(value: Any) -> str:
     return str(value)
 
 
+def cell(text: Any) -> str:
+    """Text made safe for one cell of a Markdown table (and for Markdown at large: no HTML)."""
+    value = str(text)
+    for raw, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
+        value = value.replace(raw, escaped)
+    return "<br>".join(part for part in value.replace("\r", "").split("\n"))
+
+
+def code(text: Any) -> str:
+    """Inline code in a table cell; backticks inside would end it, so they become quotes."""
+    return f"`{cell(str(text).replace('`', chr(39)))}`"
+
+
+# -- the plan ---------------------------------------------------------------------------------
+
+
 def plan_text(plan: Plan) -> str:
     """The plan as log lines."""
     verb = {"create": "create", "update": "update", "none": "no change to"}[plan.action]
@@ -46,26 +64,33 @@ def plan_text(plan: Plan) -> str:
 
 def plan_markdown(plan: Plan) -> str:
     lines = [
-        f"### faas-action plan: {plan.action} `{plan.function}` ({plan.provider})",
+        f"### faas-action plan: {plan.action} {code(plan.function)} ({plan.provider})",
         "",
         "| field | current | planned |",
         "|---|---|---|",
-        f"| code sha256 | `{plan.code_sha256_old or '(none)'}` | `{plan.code_sha256_new}` |",
+        f"| code sha256 | {code(plan.code_sha256_old or '(none)')} | {code(plan.code_sha256_new)} |",
     ]
     for change in plan.changes:
-        lines.append(f"| {change.field} | `{_short(change.old)}` | `{_short(change.new)}` |")
+        lines.append(f"| {cell(change.field)} | {code(_short(change.old))} | {code(_short(change.new))} |")
     if plan.steps:
         lines.append("")
-        lines.extend(f"- {step}" for step in plan.steps)
+        lines.extend(f"- {cell(step)}" for step in plan.steps)
     return "\n".join(lines) + "\n"
 
 
-def plans_json(plans: Sequence[Plan], artifacts: Sequence[Artifact] = ()) -> str:
-    """The `plan` output; with `artifacts` (one per plan), each plan also says what its package holds."""
-    data: Any = [p.to_dict() for p in plans]
-    for plan_data, artifact in zip(data, artifacts):
-        plan_data["package"] = package_dict(artifact)
-    return json.dumps(data[0] if len(data) == 1 else data, sort_keys=True, default=str)
+def plans_markdown(plans: Sequence[Plan]) -> str:
+    """The summary's plan section, also the `plan-markdown` output: one block per function."""
+    return "\n".join(plan_markdown(p) for p in plans)
+
+
+def plans_json(plans: Sequence[Plan], artifacts: Sequence[Artifact | None] = ()) -> str:
+    """The `plan` output: always a list, one entry per function. With `artifacts` (one per plan),
+    each entry also says what its package holds (`package`: sizes, installed dependencies)."""
+    data = [p.to_dict() for p in plans]
+    for entry, artifact in zip(data, artifacts):
+        if artifact is not None:
+            entry["package"] = package_dict(artifact)
+    return json.dumps(data, sort_keys=True, default=str)
 
 
 # -- what a package holds: sizes and installed dependencies (issue 15) -------------------------
@@ -112,15 +137,14 @@ def dependencies_text(artifact: Artifact) -> str:
 def dependencies_markdown(function: str, artifact: Artifact) -> str:
     """A summary section: the size split and a table of the installed distributions (a brief SBOM)."""
     lines = [
-        "",  # a blank line: the table above ends here
-        f"#### Dependencies of `{function}` ({target_label(artifact)})",
+        f"#### Dependencies of {code(function)} ({target_label(artifact)})",
         "",
         f"Package {human_size(artifact.size)} zipped, {size_split(artifact)}.",
         "",
         "| dependency | version | size |",
         "|---|---|---|",
     ]
-    lines.extend(f"| {d.name} | {d.version} | {human_size(d.size)} |" for d in artifact.distributions)
+    lines.extend(f"| {cell(d.name)} | {cell(d.version)} | {human_size(d.size)} |" for d in artifact.distributions)
     return "\n".join(lines) + "\n"
 
 
@@ -129,18 +153,139 @@ def largest_dependencies(artifact: Artifact, count: int = 5) -> str:
     return ", ".join(f"{d.name} {d.version} ({human_size(d.size)})" for d in artifact.largest_distributions(count))
 
 
-def summary_markdown(rows: Sequence[tuple[str, str, DeployResult, Artifact]], duration_s: float) -> str:
-    """The step summary: one row per function deployed."""
-    lines = [
-        "### faas-action deploy",
-        "",
-        "| provider | function | version | url | changed | package size | duration |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for provider, function, result, artifact in rows:
-        url = f"[{result.url}]({result.url})" if result.url else ""
-        lines.append(
-            f"| {provider} | `{function}` | {result.version or ''} | {url} | "
-            f"{'true' if result.changed else 'false'} | {human_size(artifact.size)} | {duration_s:.1f} s |"
+# -- results and matrix -------------------------------------------------------------------------
+
+
+def function_outputs(outcome: Outcome) -> dict[str, str]:
+    """The step outputs of one function: what the provider reported, else what is known."""
+    result, artifact = outcome.result, outcome.artifact
+    outputs = {
+        "function-id": result.function_id if result else "",
+        "version": result.version if result else "",
+        "url": result.url if result else "",
+        "changed": "true" if outcome.changed else "false",
+        "code-sha256": artifact.sha256 if artifact else "",
+        "package-size": str(artifact.size) if artifact else "",
+    }
+    if result is not None:
+        outputs.update(result.outputs)
+    return outputs
+
+
+def result_entry(outcome: Outcome) -> dict[str, Any]:
+    """One entry of the `results` output."""
+    outputs = function_outputs(outcome)
+    entry: dict[str, Any] = {
+        **outputs,
+        "function-name": outcome.spec.name,
+        "provider": outcome.spec.provider,
+        "status": outcome.status,
+        "changed": outcome.changed,
+        "duration": round(outcome.duration_s, 3),
+    }
+    if outcome.error:
+        entry["error"] = outcome.error
+    return entry
+
+
+def results_json(outcomes: Sequence[Outcome]) -> str:
+    return json.dumps([result_entry(o) for o in outcomes], sort_keys=True)
+
+
+def matrix_json(outcomes: Sequence[Outcome]) -> str:
+    """`{"include": [{"function-name": ...}]}` of the functions whose plan changes something."""
+    include = [{"function-name": o.spec.name} for o in outcomes if o.plan is not None and o.plan.changed]
+    return json.dumps({"include": include})
+
+
+# -- console links ------------------------------------------------------------------------------
+
+
+def console_url(spec: FunctionSpec, function_id: str = "", version: str = "") -> str:
+    """The function's page in its cloud's console ('' when it cannot be known)."""
+    options = spec.options
+    if isinstance(options, AwsOptions):
+        return _aws_console(spec.name, options.region, function_id, version)
+    if isinstance(options, AzureOptions):
+        resource = function_id or (
+            f"/subscriptions/{options.subscription_id}/resourceGroups/{options.resource_group}"
+            f"/providers/Microsoft.Web/sites/{spec.name}" + (f"/slots/{options.slot}" if options.slot else "")
         )
+        return f"https://portal.azure.com/#resource{resource}/overview"
+    if isinstance(options, GcpOptions):
+        project, region, name = options.project, options.region, spec.name
+        parts = function_id.split("/")
+        if len(parts) == 6 and parts[0] == "projects" and parts[2] == "locations":
+            project, region, name = parts[1], parts[3], parts[5]
+        if not project:
+            return ""
+        return f"https://console.cloud.google.com/functions/details/{region}/{name}?env=gen2&project={quote(project)}"
+    return ""
+
+
+def _aws_console(name: str, region: str, arn: str, version: str) -> str:
+    partition = "aws"
+    if arn.startswith("arn:"):
+        parts = arn.split(":")
+        partition, region, name = parts[1], parts[3] or region, parts[6]
+    elif name.startswith("arn:"):
+        parts = name.split(":")
+        partition, region, name = parts[1], parts[3] or region, parts[6]
+    host = {
+        "aws-us-gov": f"https://console.amazonaws-us-gov.com",
+        "aws-cn": f"https://{region}.console.amazonaws.cn",
+    }.get(partition, f"https://{region}.console.aws.amazon.com")
+    page = f"functions/{quote(name)}"
+    if version and version.isdigit():
+        page += f"/versions/{version}"
+    return f"{host}/lambda/home?region={region}#/{page}"
+
+
+# -- the step summary ---------------------------------------------------------------------------
+
+STATUS_MARK = {"deployed": "deployed", "unchanged": "unchanged", "failed": "**failed**", "skipped": "skipped", "planned": "planned"}
+
+
+def failure_markdown(errors: Sequence[str]) -> str:
+    """The step summary of a run that stopped before any function was tried."""
+    lines = ["### faas-action: nothing was deployed", ""]
+    lines += [f"- {cell(error)}" for error in errors]
+    return "\n".join(lines) + "\n"
+
+
+def summary_markdown(outcomes: Sequence[Outcome], dry_run: bool, errors: Sequence[str] = ()) -> str:
+    """The step summary: one row per function (its own status, version, URL, duration and
+    console link), what failed and why, each function's extra Markdown, then the plans."""
+    title = "### faas-action plan (dry run)" if dry_run else "### faas-action deploy"
+    lines = [title, ""]
+    if errors:
+        lines += [f"- {cell(error)}" for error in errors] + [""]
+    lines += [
+        "| function | provider | status | version | url | changed | package size | duration | console |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for outcome in outcomes:
+        outputs = function_outputs(outcome)
+        url = outputs["url"]
+        link = console_url(outcome.spec, outputs["function-id"], outputs["version"])
+        size = outcome.artifact.size if outcome.artifact else None
+        lines.append(
+            f"| {code(outcome.spec.name)} | {outcome.spec.provider} | {STATUS_MARK.get(outcome.status, outcome.status)} | "
+            f"{cell(outputs['version'])} | {f'[{cell(url)}]({url})' if url else ''} | "
+            f"{'true' if outcome.changed else 'false'} | {human_size(size) if size is not None else ''} | "
+            f"{outcome.duration_s:.1f} s | {f'[open]({link})' if link else ''} |"
+        )
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        lines += ["", "#### What failed", ""]
+        lines += [f"- {code(o.spec.name)}: {cell(o.error)}" for o in failed]
+    for outcome in outcomes:
+        if outcome.result is not None and outcome.result.summary:
+            lines += ["", outcome.result.summary.rstrip("\n")]
+    for outcome in outcomes:
+        if outcome.artifact is not None and outcome.artifact.dependencies_platform:
+            lines += ["", dependencies_markdown(outcome.spec.name, outcome.artifact).rstrip("\n")]
+    plans = [o.plan for o in outcomes if o.plan is not None]
+    if plans:
+        lines += ["", plans_markdown(plans).rstrip("\n")]
     return "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@ Must not: know about clouds, packages or plans.
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator, Mapping
@@ -35,6 +36,9 @@ class Runner:
         self.environ = environ
         self.stdout = stdout
         self._masked: set[str] = set()
+        # Functions deploy on threads: every write to the log and the file commands holds this
+        # lock, and `lock` lets a caller print a whole block (a function's group) at once.
+        self.lock = threading.RLock()
 
     # -- inputs -------------------------------------------------------------------------
     def input(self, name: str) -> str:
@@ -71,22 +75,25 @@ class Runner:
     # -- workflow commands ----------------------------------------------------------------
     def command(self, name: str, message: str = "", **properties: str) -> None:
         props = {k: v for k, v in properties.items() if v not in (None, "")}
-        self.stdout.write(str(Command(name, props, message)) + "\n")
-        self.stdout.flush()
+        with self.lock:
+            self.stdout.write(str(Command(name, props, message)) + "\n")
+            self.stdout.flush()
 
     def print(self, text: str = "") -> None:
-        self.stdout.write(text + "\n")
-        self.stdout.flush()
+        with self.lock:
+            self.stdout.write(text + "\n")
+            self.stdout.flush()
 
     def mask(self, secret: str) -> None:
         """`::add-mask::` a secret (and each of its lines) once, before anything prints it."""
-        for value in dict.fromkeys([secret, *secret.splitlines()]):
-            value = value.strip()
-            if len(value) < 3 or value in self._masked:
-                # Masking one- or two-character values would shred the whole log.
-                continue
-            self._masked.add(value)
-            self.command("add-mask", value)
+        with self.lock:
+            for value in dict.fromkeys([secret, *secret.splitlines()]):
+                value = value.strip()
+                if len(value) < 3 or value in self._masked:
+                    # Masking one- or two-character values would shred the whole log.
+                    continue
+                self._masked.add(value)
+                self.command("add-mask", value)
 
     def error(self, message: str, title: str = "") -> None:
         self.command("error", message, title=title)
@@ -115,14 +122,14 @@ class Runner:
         if not path:
             self.print(f"output {name}={value}")
             return
-        with open(path, "a", encoding="utf-8", newline="\n") as handle:
+        with self.lock, open(path, "a", encoding="utf-8", newline="\n") as handle:
             handle.write(prepare_key_value_message(name, value).replace(os.linesep, "\n") + "\n")
 
     def add_summary(self, markdown: str) -> None:
         path = self.environ.get("GITHUB_STEP_SUMMARY")
         if not path:
             return
-        with open(path, "a", encoding="utf-8", newline="\n") as handle:
+        with self.lock, open(path, "a", encoding="utf-8", newline="\n") as handle:
             handle.write(markdown.rstrip("\n") + "\n")
 
     # -- OIDC -----------------------------------------------------------------------------
@@ -175,3 +182,61 @@ class RunnerLog:
 
     def group(self, title: str):
         return self.runner.group(title)
+
+
+class FunctionLog:
+    """A function's Log while several functions deploy side by side.
+
+    Its lines are kept and printed together, in one group, when the function finishes
+    (`print_group`), so that groups never interleave; meanwhile each line also shows as a short
+    live progress line prefixed with the function's name. Masks go to the runner at once."""
+
+    LIVE_WIDTH = 120
+
+    def __init__(self, runner: Runner, name: str) -> None:
+        self.runner = runner
+        self.name = name
+        self.lines: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def _keep(self, kind: str, message: str) -> None:
+        with self._lock:
+            self.lines.append((kind, message))
+
+    def _live(self, message: str) -> None:
+        first = (message.splitlines() or [""])[0]
+        if len(first) > self.LIVE_WIDTH:
+            first = first[: self.LIVE_WIDTH - 3] + "..."
+        self.runner.print(f"[{self.name}] {first}")
+
+    def info(self, message: str) -> None:
+        self._keep("info", message)
+        self._live(message)
+
+    def warning(self, message: str) -> None:
+        self._keep("warning", message)
+        self._live(f"warning: {message}")
+
+    def debug(self, message: str) -> None:
+        self._keep("debug", message)
+
+    def mask(self, secret: str) -> None:
+        self.runner.mask(secret)
+
+    @contextmanager
+    def group(self, title: str) -> Iterator[None]:
+        # Groups do not nest on the runner: a provider's group becomes a heading in this one.
+        self._keep("info", f"-- {title}")
+        yield
+
+    def print_group(self, title: str) -> None:
+        """Print every kept line in one group, holding the runner's lock throughout."""
+        with self.runner.lock, self._lock:
+            with self.runner.group(title):
+                for kind, message in self.lines:
+                    if kind == "warning":
+                        self.runner.warning(f"{self.name}: {message}")
+                    elif kind == "debug":
+                        self.runner.debug(message)
+                    else:
+                        self.runner.print(message)

@@ -146,7 +146,7 @@ def test_dry_run_reads_only_and_outputs_the_plan(aws_action, workspace, function
     result = aws_action.run({"provider": "aws", "function-name": function_name, "source": "app", "memory": "1024", "dry-run": "true"})
     assert result.code == 0, result.stdout
     assert len(lambda_proxy.writes()) == writes
-    plan = json.loads(result.outputs["plan"])
+    (plan,) = json.loads(result.outputs["plan"])
     assert plan["action"] == "update"
     assert {"field": "MemorySize", "old": 128, "new": 1024} in plan["changes"]
     assert plan["code-sha256"]["new"] == result.outputs["code-sha256"] != plan["code-sha256"]["old"]
@@ -160,7 +160,7 @@ def test_dry_run_of_a_new_function_plans_a_create(aws_action, workspace, functio
     result = aws_action.run(create_inputs(function_name, aws_role, **{"dry-run": "true", "environment": "TOKEN=abcdef123"}))
     assert result.code == 0, result.stdout
     assert lambda_proxy.writes() == []
-    plan = json.loads(result.outputs["plan"])
+    (plan,) = json.loads(result.outputs["plan"])
     assert plan["action"] == "create" and plan["publish"] is True
     assert "abcdef123" not in result.outputs["plan"]
 
@@ -323,7 +323,7 @@ def test_failed_update_reports_the_reason(aws_action, workspace, function_name, 
     assert "Subnet out of IPs" in result.errors[0]
 
 
-def test_config_file_deploys_functions_in_order(aws_action, workspace, aws_role, lambda_proxy):
+def test_config_file_deploys_every_function_reported_in_order(aws_action, workspace, aws_role, lambda_proxy):
     write_app(workspace)
     names = ["cfg-a-" + os.urandom(4).hex(), "cfg-b-" + os.urandom(4).hex()]
     (workspace / "faas.yml").write_text(
@@ -341,7 +341,7 @@ def test_config_file_deploys_functions_in_order(aws_action, workspace, aws_role,
     assert first["MemorySize"] == 256 and first["Timeout"] == 42  # the step input overrides the file
     assert second["Environment"]["Variables"] == {"MODE": "b"} and second["Timeout"] == 42
     creates = [r for r in lambda_proxy.requests if r.method == "POST" and r.path.endswith("/functions")]
-    assert [c.body["FunctionName"] for c in creates] == names
+    assert sorted(c.body["FunctionName"] for c in creates) == sorted(names)  # side by side: any order
 
 
 def test_unexpected_error_exits_2_with_a_folded_traceback(aws_action, workspace, function_name, aws_role, lambda_proxy):
@@ -387,3 +387,15 @@ def test_block_buffered_stdout_is_flushed_before_the_process_ends(aws_action, wo
     assert result.outputs["version"] == "1" and "| aws |" in result.summary
     failed = aws_action.run({"provider": "aws", "function-name": "", "source": "app"}, env={"PYTHONUNBUFFERED": ""})
     assert failed.code == 1 and failed.errors, failed.stdout
+
+
+def test_a_failing_run_still_writes_a_summary(aws_action, workspace, function_name, aws_role, lambda_proxy):
+    write_app(workspace)
+    bad = aws_action.run({"provider": "aws", "function-name": function_name, "source": "app", "memory": "1"})
+    assert bad.code == 1 and "memory" in bad.summary and "nothing was deployed" in bad.summary
+    refused = aws_action.run(create_inputs(function_name, "arn:aws:iam::123456789012:role/missing-role"))
+    assert refused.code == 1
+    assert function_name in refused.summary and "What failed" in refused.summary
+    assert "console.aws.amazon.com/lambda" in refused.summary
+    (entry,) = json.loads(refused.outputs["results"])
+    assert entry["status"] == "failed" and entry["error"]

@@ -230,7 +230,7 @@ def test_dry_run_sends_no_write(action, app, fake):
     result = deploy(action, fake, dry_run="true", environment="NEW=1")
     assert_ok(result)
     assert fake.writes() == [] and fake.requests
-    plan = json.loads(result.outputs["plan"])
+    (plan,) = json.loads(result.outputs["plan"])
     assert plan["action"] == "update"
     assert {"field": "app setting NEW", "old": None, "new": "(set)"} in plan["changes"]
     assert any("/api/publish" in step for step in plan["steps"])

@@ -118,7 +118,7 @@ def test_dry_run_plan_lists_dependencies_and_the_size_split(aws_action, workspac
     write_app(workspace)
     result = aws_action.run(inputs(function_name, aws_role, **{"dry-run": "true"}), env=installer_env(package_index))
     assert result.code == 0, result.stdout + result.stderr
-    plan = json.loads(result.outputs["plan"])
+    (plan,) = json.loads(result.outputs["plan"])
     package = plan["package"]
     assert [(d["name"], d["version"]) for d in package["dependencies"]] == [("hello-dep", "1.0"), ("native-dep", "2.0")]
     assert package["dependencies-target"] == {"python": "3.12", "platform": "x86_64-manylinux_2_34"}

@@ -80,7 +80,7 @@ def test_create(gcp_action: ActionRunner, gcp_fake: FakeGcp):
     assert create.body["serviceConfig"]["availableMemory"] == "512Mi"
     assert create.body["environment"] == 2
     assert "BUILD: COMPLETE" in result.stdout
-    assert "| gcp | `hello` |" in result.summary
+    assert "| `hello` | gcp | deployed |" in result.summary
     assert_masked(result, TOKEN)
 
 
@@ -172,7 +172,7 @@ def test_dry_run_makes_no_write(gcp_action: ActionRunner, gcp_fake: FakeGcp):
     gcp_fake.add_function(NAME, entry_point="hello", labels={"faas-code-sha256": "0" * 63})
     result = gcp_action.run({**BASE, "dry-run": "true", "memory": "2Gi", "allow-unauthenticated": "true"})
     assert result.code == 0, result.stdout + result.stderr
-    plan = json.loads(result.outputs["plan"])
+    (plan,) = json.loads(result.outputs["plan"])
     assert plan["action"] == "update"
     assert any("update mask: build_config.source, service_config.available_memory, labels" in s for s in plan["steps"])
     assert any("grant roles/run.invoker" in s for s in plan["steps"])

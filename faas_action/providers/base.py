@@ -8,12 +8,13 @@ Must not: import any cloud SDK, read os.environ, or print workflow commands.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Protocol
 
-from ..errors import DeadlineError
+from ..errors import Cancelled, DeadlineError
 from ..models import Artifact, DeployResult, FunctionSpec, GitHubContext, Plan
 
 
@@ -40,14 +41,31 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The real clock."""
+    """The real clock. With a `cancel` event, every sleep is a safe point: once the event is set
+    (the runner cancelled the job), sleep raises Cancelled instead of waiting on."""
+
+    def __init__(self, cancel: threading.Event | None = None) -> None:
+        self.cancel = cancel
 
     def now(self) -> float:
         return time.monotonic()
 
     def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
+        if self.cancel is None:
+            if seconds > 0:
+                time.sleep(seconds)
+            return
+        if self.cancel.is_set() or self.cancel.wait(max(0.0, seconds)):
+            raise Cancelled("the job was cancelled")
+
+
+def shielded(clock: Clock) -> Clock:
+    """A clock whose sleeps ignore a cancellation: for the work that must still run after one
+    (restoring an alias, a rollback), which has deadlines of its own."""
+    if isinstance(clock, SystemClock) and clock.cancel is not None:
+        return SystemClock()
+    shield = getattr(clock, "shielded", None)
+    return shield() if callable(shield) else clock
 
 
 class ListLog:

@@ -1,0 +1,163 @@
+"""Applying a Lambda Plan: the only code that changes a function.
+
+Owns: create or update (code through the request or a content-addressed S3 object), a wait
+after every mutation, the publish guarded by CodeSha256 and RevisionId, and moving the alias.
+Must not: decide what to change (the Plan did) or call Lambda except through LambdaCalls.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from botocore.exceptions import ClientError
+
+from ...errors import ProviderError
+from ...models import Artifact, AwsOptions, DeployResult, FunctionSpec, Plan
+from ..base import Deadline
+from .client import LambdaCalls, cause_code, error_code, provider_error, revision_of, unqualified, with_revision
+from .limits import DIRECT_UPLOAD_LIMIT, options_of
+from .plan import LambdaState
+
+S3_KEY_PREFIX = "faas-action"
+
+
+class Applier:
+    """Carries out one Plan with the clients it needs."""
+
+    def __init__(self, calls: LambdaCalls, s3_factory: Callable[[], Any]) -> None:
+        self.calls = calls
+        self.client = calls.client
+        self.s3_factory = s3_factory
+        self.log = calls.log
+
+    def apply(self, plan: Plan, spec: FunctionSpec, artifact: Artifact) -> DeployResult:
+        state: LambdaState = plan.state
+        options = options_of(spec)
+        deadline = Deadline(self.calls.clock, spec.wait_timeout_s, f"deploying Lambda function {spec.name}")
+        if plan.action == "none":
+            version = state.reuse_version or "$LATEST"
+            return result_of(spec, state, state.function_arn, version, changed=False)
+
+        call, wait = self.calls.call, self.calls.wait
+        code_sha = state.code_sha256
+        if not state.exists:
+            params = dict(state.create_params)
+            params["Code"] = self._code_source(spec, options, artifact, deadline)
+            self.log.info(f"Creating {spec.name}")
+            reply = call(deadline, self.client.create_function, **params)
+            function_arn = unqualified(reply["FunctionArn"])
+            revision = reply.get("RevisionId")
+            code_sha = reply.get("CodeSha256", artifact.sha256)
+            revision = revision_of(wait(deadline, spec.name)) or revision
+        else:
+            function_arn = state.function_arn
+            revision = state.revision_id
+            if state.code_update:
+                self.log.info(f"Updating code of {spec.name}")
+                params = {"FunctionName": spec.name, "Publish": False, **self._code_source(spec, options, artifact, deadline)}
+                if options.architectures:
+                    params["Architectures"] = list(options.architectures)
+                reply = call(deadline, self.client.update_function_code, **with_revision(params, revision))
+                code_sha = reply.get("CodeSha256", artifact.sha256)
+                revision = revision_of(wait(deadline, spec.name)) or reply.get("RevisionId")
+            if state.config_update:
+                self.log.info(f"Updating configuration of {spec.name}: {', '.join(sorted(state.config_update))}")
+                params = {"FunctionName": spec.name, **state.config_update}
+                reply = call(deadline, self.client.update_function_configuration, **with_revision(params, revision))
+                revision = revision_of(wait(deadline, spec.name)) or reply.get("RevisionId")
+            if state.tags:
+                call(deadline, self.client.tag_resource, Resource=function_arn, Tags=dict(state.tags))
+        if code_sha and code_sha != artifact.sha256:
+            raise ProviderError(
+                f"Lambda reports CodeSha256 {code_sha} for {spec.name}, but the package is {artifact.sha256}",
+                hint="the upload was altered on the way; nothing was published",
+            )
+
+        version = "$LATEST"
+        if state.publish:
+            version = self._publish(spec, deadline, artifact.sha256, revision)
+        elif state.reuse_version:
+            version = state.reuse_version
+        if state.alias:
+            self._point_alias(spec.name, state, version, deadline)
+        return result_of(spec, state, function_arn, version, changed=True)
+
+    def _code_source(self, spec: FunctionSpec, options: AwsOptions, artifact: Artifact, deadline: Deadline) -> dict[str, Any]:
+        """The request's code: the zip's bytes, or its content-addressed S3 object (uploaded once)."""
+        if artifact.size <= DIRECT_UPLOAD_LIMIT:
+            return {"ZipFile": artifact.path.read_bytes()}
+        bucket = options.s3_bucket
+        key = f"{S3_KEY_PREFIX}/{spec.name}/{artifact.sha256_hex}.zip"
+        s3 = self.s3_factory()
+        try:
+            s3.head_object(Bucket=bucket, Key=key)
+            self.log.info(f"s3://{bucket}/{key} already holds this package; not uploading it again")
+        except ClientError as exc:
+            if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+                raise provider_error(exc, f"checking s3://{bucket}/{key}") from exc
+            self.log.info(f"Uploading {artifact.size} bytes to s3://{bucket}/{key}")
+            try:
+                with open(artifact.path, "rb") as body:
+                    self.calls.call(deadline, s3.put_object, Bucket=bucket, Key=key, Body=body, ContentType="application/zip")
+            except ProviderError as upload_error:
+                raise ProviderError(f"upload to s3://{bucket}/{key} failed: {upload_error}") from upload_error
+        return {"S3Bucket": bucket, "S3Key": key}
+
+    def _publish(self, spec: FunctionSpec, deadline: Deadline, sha256: str, revision: str | None) -> str:
+        github = spec.github
+        description = " ".join(filter(None, [
+            f"sha {github.sha}" if github.sha else "",
+            f"ref {github.ref}" if github.ref else "",
+            github.run_url,
+        ]))[:256] or "published by faas-action"
+        params = with_revision({"FunctionName": spec.name, "CodeSha256": sha256, "Description": description}, revision)
+        try:
+            reply = self.calls.call(deadline, self.client.publish_version, **params)
+        except ProviderError as exc:
+            if cause_code(exc) in ("PreconditionFailedException", "InvalidParameterValueException"):
+                raise ProviderError(
+                    f"refused to publish {spec.name}: the function changed after this run updated it "
+                    f"({exc.__cause__.response['Error'].get('Message', '')})",
+                    hint="another deploy ran at the same time; nothing was published, re-run when it is done",
+                ) from exc.__cause__
+            raise
+        version = reply["Version"]
+        self.log.info(f"Published version {version}")
+        self.calls.wait(deadline, f"{spec.name}:{version}", waiters=("published_version_active",))
+        return version
+
+    def _point_alias(self, name: str, state: LambdaState, version: str, deadline: Deadline) -> None:
+        call = self.calls.call
+        if state.alias_exists:
+            if state.alias_version == version:
+                return
+            params = with_revision({"FunctionName": name, "Name": state.alias, "FunctionVersion": version}, state.alias_revision_id)
+            self.log.info(f"Moving alias {state.alias}: {state.alias_version} -> {version}")
+            call(deadline, self.client.update_alias, **params)
+            return
+        self.log.info(f"Creating alias {state.alias} -> {version}")
+        try:
+            call(deadline, self.client.create_alias, FunctionName=name, Name=state.alias, FunctionVersion=version, retry_conflicts=False)
+        except ProviderError as exc:
+            # Created by someone else since plan(): move it instead (its version is not ours to keep).
+            if cause_code(exc) == "ResourceConflictException":
+                call(deadline, self.client.update_alias, FunctionName=name, Name=state.alias, FunctionVersion=version)
+            else:
+                raise
+
+
+def result_of(spec: FunctionSpec, state: LambdaState, function_arn: str, version: str, changed: bool) -> DeployResult:
+    options = options_of(spec)
+    alias_arn = f"{function_arn}:{options.alias}" if options.alias else ""
+    qualified = f"{function_arn}:{version}" if version and version != "$LATEST" else ""
+    return DeployResult(
+        function_id=function_arn,
+        changed=changed,
+        version=version,
+        url=state.url,
+        outputs={
+            "function-arn": function_arn,
+            "version-id": qualified,
+            "alias-id": alias_arn,
+        },
+    )

@@ -1,0 +1,82 @@
+"""Credentials and botocore clients.
+
+Owns: finding the job's AWS credentials (failing before any call when there are none), masking
+them, and creating the clients with bounded retries and timeouts; botocore's model loader
+without its scan of every service folder.
+Must not: call the Lambda API or read os.environ (botocore reads the environment itself).
+"""
+
+from __future__ import annotations
+
+import os
+
+import botocore.loaders
+import botocore.session
+from botocore.config import Config
+
+from ...errors import CredentialsError
+from ...models import FunctionSpec
+from ..base import RunContext
+from .limits import options_of
+from .provider import LambdaProvider
+
+
+def connect(spec: FunctionSpec, ctx: RunContext) -> LambdaProvider:
+    """A provider with clients for the spec's region; fails early when no credentials exist."""
+    options = options_of(spec)
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _DataLoader.like(botocore.loaders.create_loader(session.get_config_variable("data_path"))))
+    try:
+        credentials = session.get_credentials()
+    except Exception as exc:  # a broken profile or credential process
+        raise CredentialsError(f"AWS credentials could not be loaded: {exc}") from exc
+    if credentials is None:
+        raise CredentialsError(
+            "no AWS credentials found",
+            hint="add aws-actions/configure-aws-credentials (role-to-assume with OIDC) before this step, "
+            "or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+        )
+    ctx.log.mask(credentials.secret_key or "")
+    if credentials.token:
+        ctx.log.mask(credentials.token)
+    config = Config(
+        retries={"mode": "adaptive", "total_max_attempts": 4},
+        user_agent_extra="faas-action",
+        connect_timeout=10,
+        read_timeout=70,
+    )
+
+    def client(service: str):
+        return session.create_client(service, region_name=options.region, config=config)
+
+    return LambdaProvider(client("lambda"), lambda: client("s3"), ctx)
+
+
+class _DataLoader(botocore.loaders.Loader):
+    """botocore's model loader, without one scan. Before it loads a service's model botocore lists
+    every service it knows, a listdir and a stat or two in each of ~440 folders (15-50 ms per
+    model type, the most on a cold container), only to check that the name asked for is one of
+    them. Here that check looks at the one folder; an unknown name still raises botocore's
+    UnknownServiceError, whose message still lists every service."""
+
+    @classmethod
+    def like(cls, loader: botocore.loaders.Loader) -> "_DataLoader":
+        """The same search paths (AWS_DATA_PATH, ~/.aws/models, botocore's data) in the same order."""
+        return cls(extra_search_paths=loader.search_paths, include_default_search_paths=False)
+
+    def list_available_services(self, type_name: str) -> "_ServiceNames":
+        return _ServiceNames(self, type_name)
+
+
+class _ServiceNames:
+    """What botocore does with the list of services: `name in it`, and joining it for an error."""
+
+    def __init__(self, loader: _DataLoader, type_name: str) -> None:
+        self.loader = loader
+        self.type_name = type_name
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and any(os.path.isdir(os.path.join(path, name)) for path in self.loader.search_paths)
+
+    def __iter__(self):
+        return iter(botocore.loaders.Loader.list_available_services(self.loader, self.type_name))
