@@ -146,10 +146,15 @@ _ENV_REFERENCE = r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
 
+# The step's inputs and the runner's own tokens: nothing an installer needs to see.
+_NOT_FOR_THE_INSTALLER = ("INPUT_", "ACTIONS_", "GITHUB_TOKEN")
+
+
 def installer_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment uv runs with: the runner's, pip's index settings translated where uv's
-    are absent, and nothing that would change the installed bytes."""
-    env = {k: v for k, v in environ.items() if k not in DROPPED}
+    """The environment uv runs with: the runner's (proxies, certificates, uv's settings), pip's
+    index settings translated where uv's are absent, and nothing that would change the installed
+    bytes or that uv has no use for (the inputs, the runner's tokens)."""
+    env = {k: v for k, v in environ.items() if k not in DROPPED and not k.startswith(_NOT_FOR_THE_INSTALLER)}
     for pip_name, uv_names, uv_name in PIP_TO_UV:
         value = environ.get(pip_name, "").strip()
         if not value or any(environ.get(name) for name in uv_names):

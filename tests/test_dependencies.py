@@ -185,7 +185,11 @@ def test_pip_settings_are_translated_only_when_uv_has_none():
         "PIP_NO_INDEX": "false",
         "PIP_TRUSTED_HOST": "mirror",
         "UV_COMPILE_BYTECODE": "1",  # the image's setting: never applies to a function's package
+        "INPUT_AZURE-ACCESS-TOKEN": "token", "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "runner-token",
+        "HTTPS_PROXY": "http://proxy:3128",
     })
+    assert not [k for k in env if k.startswith(("INPUT_", "ACTIONS_"))]
+    assert env["HTTPS_PROXY"] == "http://proxy:3128"
     assert env["UV_INDEX_URL"] == "https://mirror/simple"
     assert "UV_EXTRA_INDEX_URL" not in env
     assert env["UV_FIND_LINKS"] == "/wheels,https://links/"
