@@ -29,8 +29,17 @@ test: install
 bench: install
 	$(PY) bench/run.py
 
+WORKFLOWS := $(wildcard .github/workflows/*.yml examples/workflows/*.yml)
+
+# actionlint checks action.yml's inputs and outputs through ci.yml's `uses: ./` steps, and the
+# `run:` scripts with shellcheck; tests/test_workflows.py also lints the README's and docs'
+# workflows and the examples against action.yml.
 lint: $(VENV)/.synced
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-actions action.yml
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows $(WORKFLOWS)
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
+	$(VENV)/bin/actionlint -shellcheck=$(VENV)/bin/shellcheck -pyflakes= $(WORKFLOWS)
+	$(VENV)/bin/shellcheck .ci/run .ci/pin-image .ci/release-notes
 	$(VENV)/bin/hadolint Dockerfile
 
 clean:

@@ -95,7 +95,7 @@ def ours(source: Path, work: Path, cache: Path) -> tuple[float, float, int, int]
     return installed_at - start, end - start, artifact.size, artifact.unzipped_size
 
 
-def pip_zip(source: Path, work: Path, cache: Path, venv: Path) -> tuple[float, float, int, int]:
+def pip_zip(source: Path, work: Path, cache: Path, venv: Path, compile_bytecode: bool = True) -> tuple[float, float, int, int]:
     """`pip install -t` (AWS's cross-platform recipe) + the source + `zip -r`."""
     shutil.rmtree(work, ignore_errors=True)
     target = work / "package"
@@ -103,7 +103,7 @@ def pip_zip(source: Path, work: Path, cache: Path, venv: Path) -> tuple[float, f
     start = time.perf_counter()
     run([str(venv / "bin" / "pip"), "install", "--quiet", "--target", str(target), *PIP_PLATFORMS,
          "--python-version", PYTHON, "--implementation", "cp", "--only-binary=:all:", "--cache-dir", str(cache),
-         "-r", str(source / "requirements.txt")], timeout=900, env=clean_env())
+         *([] if compile_bytecode else ["--no-compile"]), "-r", str(source / "requirements.txt")], timeout=900, env=clean_env())
     installed_at = time.perf_counter()
     shutil.copy2(source / "app.py", target / "app.py")
     subprocess.run(["zip", "-r", "-q", "-X", str(work / "package.zip"), "."], cwd=target, check=True, timeout=900)
@@ -123,18 +123,19 @@ def measure(rounds: int, log: Callable[[str], None]) -> str:
     from faas_action import dependencies
 
     uv_version = run([dependencies.uv_binary(), "--version"], timeout=60).stdout.split()[1]
-    series = {name: Series() for name in ("ours-cold", "pip-cold", "ours-warm", "pip-warm")}
+    tools = ("ours", "pip", "pip-no-compile")
+    series = {f"{tool}-{state}": Series() for tool in tools for state in ("cold", "warm")}
     install_series = {name: Series() for name in series}
     sizes: dict[str, tuple[int, int]] = {}
     count = 0
     for round_number in range(rounds):
-        caches = {"ours": scratch / f"uv-cache-{round_number}", "pip": scratch / f"pip-cache-{round_number}"}
+        caches = {tool: scratch / f"{tool}-cache-{round_number}" for tool in tools}
         for cache in caches.values():
             shutil.rmtree(cache, ignore_errors=True)
-        # Cold first (each tool's cache empty), then warm (the cache that cold run filled).
-        order = [("ours", "cold"), ("pip", "cold"), ("ours", "warm"), ("pip", "warm")]
-        if round_number % 2:
-            order = [("pip", "cold"), ("ours", "cold"), ("pip", "warm"), ("ours", "warm")]
+        # Cold first (each tool's cache empty), then warm (the cache that cold run filled); who
+        # goes first turns with each round.
+        turn = tools[round_number % len(tools):] + tools[:round_number % len(tools)]
+        order = [(tool, "cold") for tool in turn] + [(tool, "warm") for tool in turn]
         for tool, state in order:
             log(f"dependencies round {round_number + 1}/{rounds}: {tool} {state}")
             work = scratch / f"work-{tool}"
@@ -143,7 +144,7 @@ def measure(rounds: int, log: Callable[[str], None]) -> str:
                 if tool == "ours":
                     install_s, seconds, size, unzipped = ours(source, work, caches["ours"])
                 else:
-                    install_s, seconds, size, unzipped = pip_zip(source, work, caches["pip"], venv)
+                    install_s, seconds, size, unzipped = pip_zip(source, work, caches[tool], venv, tool == "pip")
                 sizes[tool] = (size, unzipped)
                 install_series[key].values.append(install_s)
                 return seconds
@@ -156,23 +157,28 @@ def measure(rounds: int, log: Callable[[str], None]) -> str:
             shutil.rmtree(cache, ignore_errors=True)
 
     def row(label: str, key: str, reference: str, tool: str) -> list[str]:
+        state = key.rsplit("-", 1)[1]
         size, unzipped = sizes.get(tool, (0, 0))
         failures = f" ({len(series[key].failures)} failed: {series[key].failures[0][:80]})" if series[key].failures else ""
         total, install_s = series[key].median, install_series[key].median
         zip_s = None if total is None or install_s is None else total - install_s
-        return [label, fmt(total, 1) + failures, ratio(total, series[reference].median), fmt(install_s, 1), fmt(zip_s, 1),
+        return [label, fmt(total, 1) + failures, ratio(total, series[reference].median),
+                ratio(total, series[f"pip-no-compile-{state}"].median), fmt(install_s, 1), fmt(zip_s, 1),
                 fmt(size / 1e6, 1), fmt(unzipped / 1e6, 1)]
 
     rows = [
         row(f"pip {pip_version} `install -t` (bytecode, its default) + `zip -r`, cold cache", "pip-cold", "pip-cold", "pip"),
+        row("pip `install -t --no-compile` + `zip -r`, cold cache", "pip-no-compile-cold", "pip-cold", "pip-no-compile"),
         row(f"**ours** (uv {uv_version} into the package + our packager), cold cache", "ours-cold", "pip-cold", "ours"),
         row("pip `install -t` + `zip -r`, warm cache", "pip-warm", "pip-warm", "pip"),
+        row("pip `install -t --no-compile` + `zip -r`, warm cache", "pip-no-compile-warm", "pip-warm", "pip-no-compile"),
         row("**ours**, warm cache (`dependencies-cache`)", "ours-warm", "pip-warm", "ours"),
     ]
     return "\n".join([
         f"20 top-level requirements ({count} distributions installed) for Lambda python{PYTHON} x86_64 from PyPI, "
         f"wheels only (`{PIP_PLATFORM}`); `bench/dependencies_bench.py`, {rounds} rounds, contenders interleaved.", "",
-        table(["package with 20 dependencies", "s (median)", "vs pip", "install s", "zip s", "zip MB", "unzipped MB"], rows), "",
+        table(["package with 20 dependencies", "s (median)", "vs pip", "vs pip --no-compile", "install s", "zip s", "zip MB",
+               "unzipped MB"], rows), "",
         "pip's package is bigger: it holds the bytecode pip compiles by default (`.pyc` files, which also "
         "differ from run to run); ours has none (Lambda compiles on import, as it does for the source).", "",
         "Requirements: " + ", ".join(f"`{r}`" for r in REQUIREMENTS.split()) + ".",

@@ -6,7 +6,7 @@
 
 Parts: packaging (the reference tree from make_tree.py against Info-ZIP, zipfile, libdeflate
 and ISA-L on one core), deploy (our action against the awscli script on a local moto server:
-changed code and a no-op), startup (process start to the first API call), install (runtime
+changed code and a no-op), parallel (1, 8 and 32 functions in one step), startup (process start to the first API call), install (runtime
 dependencies with uv and pip, installed size, imports with and without bytecode), dependencies
 (a function's package with 20 Python dependencies: ours with uv against pip install -t + zip).
 Each part runs `--rounds` rounds with the contenders interleaved and reports medians; a failed
@@ -33,7 +33,7 @@ import common  # noqa: E402  (puts the project root on sys.path)
 import make_tree  # noqa: E402
 from common import ROOT, machine, run, table  # noqa: E402
 
-PARTS = ("packaging", "deploy", "install", "dependencies")
+PARTS = ("packaging", "deploy", "parallel", "install", "dependencies")
 REPORT = ROOT / "docs" / "benchmarks.md"
 
 
@@ -107,22 +107,33 @@ def main(argv: list[str] | None = None) -> int:
         return ["Same moto server, one function per contender, both warmed up once; rounds alternate who goes first.", "",
                 deploy_table, "", "### Start-up", "", startup_table]
 
+    def parallel() -> list[str]:
+        import parallel_bench
+
+        log(f"parallel: {rounds} rounds of 1, 8 and 32 functions against a local moto server")
+        return [f"A `functions:` config deployed by one step (`max-parallel` = the number of functions, and once "
+                f"`max-parallel: 1` for comparison). The Lambda test proxy keeps each function busy for "
+                f"{parallel_bench.BUSY:g} s after every change (409 to a mutation meanwhile), as Lambda does.", "",
+                parallel_bench.measure(rounds, log)]
+
     def install() -> list[str]:
         import install_bench
 
         log(f"install: {rounds} rounds of cold installs (network)")
         return [install_bench.measure(rounds, log)]
 
-    if "packaging" in parts:
-        part("Packaging the reference tree", packaging)
-    if "deploy" in parts:
-        part("AWS deploy of a small function", deploy)
     def function_dependencies() -> list[str]:
         import dependencies_bench
 
         log(f"dependencies: {rounds} rounds of a 20-dependency package, ours against pip (network)")
         return [dependencies_bench.measure(rounds, log)]
 
+    if "packaging" in parts:
+        part("Packaging the reference tree", packaging)
+    if "deploy" in parts:
+        part("AWS deploy of a small function", deploy)
+    if "parallel" in parts:
+        part("Many functions in one step", parallel)
     if "install" in parts:
         part("Container image: runtime dependencies", install)
     if "dependencies" in parts:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from . import dependencies, inputs
+from . import dependencies, inputs, userfiles
 from .errors import Problem
 from .models import (
     AwsOptions,
@@ -61,6 +61,8 @@ APPLIES_TO: dict[str, tuple[str, ...]] = {
 RUN_KEYS = ("config", "dry-run")
 # Run-level keys that may also stand at the top of the config file, but not per function.
 FILE_RUN_KEYS = ("max-parallel", "fail-fast", "select")
+# A config file larger than this is refused unread: real ones are a few kilobytes.
+CONFIG_MAX_BYTES = 1024 * 1024
 
 
 def input_defaults() -> dict[str, str]:
@@ -200,20 +202,22 @@ class _Fields:
 
 
 def parse_mapping(value: Any) -> dict[str, str] | str:
-    """`KEY=VALUE` lines or a YAML mapping → dict of strings; an error message (str) otherwise."""
+    """`KEY=VALUE` lines or a YAML mapping → dict of strings; an error message (str) otherwise.
+    A key given twice is an error naming both lines, never "the last one wins"."""
     if isinstance(value, dict):
         data: Any = value
     else:
         text = str(value)
-        lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
-        if lines and all(re.match(r"^[^=:\s]+=", ln) for ln in lines):
-            return dict(ln.split("=", 1) for ln in lines)
-        import yaml  # here, not at the top: a run without YAML values never pays for the import
+        numbered = [(number, ln.strip()) for number, ln in enumerate(text.splitlines(), 1)]
+        lines = [(number, ln) for number, ln in numbered if ln and not ln.startswith("#")]
+        if lines and all(re.match(r"^[^=:\s]+=", ln) for _, ln in lines):
+            return _key_value_lines(lines)
+        from . import yamlsafe  # here, not at the top: a run without YAML values never imports PyYAML
 
         try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError:
-            return "expected KEY=VALUE lines or a YAML mapping"
+            data = yamlsafe.load(text)
+        except yamlsafe.YamlError as exc:
+            return f"expected KEY=VALUE lines or a YAML mapping ({exc})"
         if not isinstance(data, dict):
             return "expected KEY=VALUE lines or a YAML mapping"
     result: dict[str, str] = {}
@@ -223,6 +227,18 @@ def parse_mapping(value: Any) -> dict[str, str] | str:
         if isinstance(item, bool):
             item = "true" if item else "false"
         result[str(key)] = "" if item is None else str(item)
+    return result
+
+
+def _key_value_lines(lines: list[tuple[int, str]]) -> dict[str, str] | str:
+    result: dict[str, str] = {}
+    first_line: dict[str, int] = {}
+    for number, line in lines:
+        key, item = line.split("=", 1)
+        if key in first_line:
+            return f"key {key!r} is given twice (line {first_line[key]} and line {number})"
+        first_line[key] = number
+        result[key] = item
     return result
 
 
@@ -517,7 +533,7 @@ def load(
             if location is not None:
                 unchecked.append(location)
             continue
-        target = (spec.provider, spec.name, _target_of(spec))
+        target = _target_of(spec)
         if target in seen:
             problems.append(Problem("config", f"{label}the same function as {seen[target]}: each function may appear once"))
             continue
@@ -555,13 +571,18 @@ def _for_provider(raw: dict[str, Any], own_keys: set[str], mixed: bool, provider
 
 
 def _target_of(spec: FunctionSpec) -> tuple:
-    """What makes two entries the same function: its region, project or resource group."""
+    """What makes two entries the same function, spelled the same however the inputs spelled
+    it: provider, name and region, project or resource group (and slot)."""
     options = spec.options
     if isinstance(options, AwsOptions):
-        return (options.region,)
-    if isinstance(options, AzureOptions):
-        return (options.subscription_id, options.resource_group.lower(), (options.slot or "").lower())
-    return (options.project, options.region)
+        arn = re.fullmatch(r"arn:[^:]+:lambda:([^:]+):\d+:function:(.+)", spec.name)
+        if arn:  # an ARN names its own region
+            return ("aws", arn[2], arn[1])
+        return ("aws", spec.name, options.region)
+    if isinstance(options, AzureOptions):  # Azure names are case-insensitive
+        return ("azure", spec.name.lower(), options.subscription_id.lower(), options.resource_group.lower(),
+                (options.slot or "").lower())
+    return ("gcp", spec.name, options.project, options.region)
 
 
 def _spec(
@@ -647,8 +668,10 @@ def _dependencies(f: _Fields, provider: str, source: Path | None, options: Any, 
     file = (source / value).resolve()
     if file != source and source not in file.parents:
         f.problem("dependencies", f"{value!r} resolves outside `source` ({file}); refused")
-    elif not file.is_file():
+    elif not file.exists():
         f.problem("dependencies", f"{value!r} does not exist in `source` (a requirements file or a pyproject.toml with a uv.lock)")
+    elif not file.is_file():
+        f.problem("dependencies", f"{value!r} is not a regular file (a requirements file or a pyproject.toml with a uv.lock)")
     elif file.name == "pyproject.toml" and not (file.parent / "uv.lock").is_file():
         f.problem("dependencies", f"{value!r} needs a uv.lock beside it (run `uv lock`), or name a requirements file")
     elif file.suffix == ".toml" and file.name != "pyproject.toml":
@@ -744,14 +767,14 @@ def _read_config_file(
     path = _inside(f, "config", value, workspace)
     if path is None:
         return {}, [{}]
-    import yaml  # here, not at the top: a run without a config file never pays for the import
+    from . import yamlsafe  # here, not at the top: a run without a config file never imports PyYAML
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        problems.append(Problem("config", f"{value!r} does not exist"))
+        data = yamlsafe.load(userfiles.read_text(path, CONFIG_MAX_BYTES))
+    except userfiles.UserFileError as exc:
+        problems.append(Problem("config", f"{value!r} {exc}"))
         return {}, [{}]
-    except (OSError, yaml.YAMLError) as exc:
+    except yamlsafe.YamlError as exc:
         problems.append(Problem("config", f"{value!r} is not readable YAML: {exc}"))
         return {}, [{}]
     if data is None:

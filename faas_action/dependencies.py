@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from . import userfiles
 from .errors import PackagingError
 from .models import Artifact, DependencySpec, Distribution
 
@@ -144,6 +145,7 @@ DROPPED = ("UV_COMPILE_BYTECODE", "UV_PROJECT_ENVIRONMENT", "UV_SYSTEM_PYTHON", 
 _USERINFO = r"[A-Za-z][A-Za-z0-9+.-]*://([^/@\s]+)@"
 _ENV_REFERENCE = r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}"
 _TRUE = frozenset({"1", "true", "yes", "on"})
+DEPENDENCY_FILE_LIMIT = 4 << 20  # read for the secrets in it: a requirements file is a few KB
 
 
 # The step's inputs and the runner's own tokens: nothing an installer needs to see.
@@ -180,9 +182,9 @@ def secrets(environ: Mapping[str, str], files: Iterable[Path] = ()) -> list[str]
     found.extend(v for k, v in environ.items() if re.fullmatch(_INDEX_PASSWORD, k) and v)
     for path in files:
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
+            text = userfiles.read_text(path, DEPENDENCY_FILE_LIMIT)
+        except userfiles.UserFileError:
+            continue  # uv reports what is wrong with it
         found.extend(_userinfo_secrets(text))
         found.extend(environ[name] for name in re.findall(_ENV_REFERENCE, text) if environ.get(name))
     return [s for s in dict.fromkeys(found) if s]

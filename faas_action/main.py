@@ -53,9 +53,9 @@ class RunState:
 
 def run(environ: Mapping[str, str], stdout: IO[str], clock: Clock | None = None) -> int:
     """Run the action once; return the process exit code."""
-    runner = Runner(environ, stdout)
     cancel = threading.Event()
     clock = clock or SystemClock(cancel)
+    runner = Runner(environ, stdout, sleep=clock.sleep)  # the OIDC retries stop on a cancellation
     state = RunState()
     restore_signals = _on_cancel_signals(cancel, runner)
     try:
@@ -273,6 +273,7 @@ def _deploy_one(runner: Runner, clock: Clock, state: RunState, index: int, provi
     finally:
         if group is not None:
             group.__exit__(None, None, None)
+    error = runner.redact(error)  # it goes into the `results` output, which is not redacted
     outcome = Outcome(spec, status if not error else "failed", plan, result, artifact, error, clock.now() - started)
     with runner.lock:
         if buffered:

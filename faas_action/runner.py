@@ -1,18 +1,40 @@
 """The GitHub runner contract, and the only module that knows it.
 
 Owns: reading `INPUT_*`, writing `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY`, workflow commands
-(masks, annotations, groups, debug) and the OIDC token request. Formatting and the OIDC call
-come from actions-toolkit; this module wraps it so nothing else depends on it.
+(masks, annotations, groups, debug), where temporary files go, and the OIDC token request.
+Command and output formatting come from actions-toolkit.
+Everything the action writes goes through this module's few primitives, so two promises hold
+for every caller, whatever the text's origin (an input, a service's error message, a traceback):
+- no printed value can start a workflow command: annotation messages, properties and group
+  titles are escaped by the command format (`%0A`...), and plain text that holds a line the
+  runner would read as a command (`::name::...` after leading spaces, or the legacy `##[name]`
+  anywhere) is printed between `::stop-commands::<random token>` and `::<token>::`;
+- every value registered for masking (`mask()`, plus the runner's own credentials found in the
+  environment) is replaced by `***`, in its plain, JSON-escaped, URL-encoded and base64 forms,
+  in log lines, annotations, group titles and the step summary. Outputs are the action's own
+  values (ARNs, URLs, versions) and are written as they are: an environment value that happens
+  to be part of one (a stage name in a function name, a region) must not break it. Text of
+  other origins that goes into an output (a failed function's error) is redacted by the caller
+  with `redact()` first.
 Must not: know about clouds, packages or plans.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import random
+import re
+import tempfile
 import threading
+import time
+import uuid
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
-from typing import IO, Iterator, Mapping
+from typing import IO, Any, Callable, Iterator, Mapping
+from urllib.parse import quote, quote_plus
 
 from actions_toolkit.command import Command
 from actions_toolkit.file_command import prepare_key_value_message
@@ -22,6 +44,79 @@ from .models import GitHubContext
 
 TRUE_WORDS = frozenset({"true", "True", "TRUE"})
 FALSE_WORDS = frozenset({"false", "False", "FALSE"})
+# Credentials the runner (or an earlier step) already masks: redacted from our own output too,
+# without another `::add-mask::`.
+ENVIRONMENT_SECRETS = (
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "ACTIONS_RUNTIME_TOKEN", "GITHUB_TOKEN",
+    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_CLIENT_SECRET",
+)
+# Masking one- or two-character values would shred the whole log.
+MIN_SECRET_LENGTH = 3
+REDACTED = "***"
+# The OIDC token request: GitHub's toolkit retries it (10 times, on 502/503/504); this one also
+# retries on a dropped connection, a stall and 429/500/408, each attempt with a timeout.
+OIDC_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class Redactor:
+    """Replaces registered secrets, and their common encodings, by `***` in any text."""
+
+    def __init__(self) -> None:
+        self._forms: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self.lock = threading.Lock()
+
+    def add(self, secret: str) -> None:
+        forms = set()
+        for value in {secret, *secret.splitlines()}:
+            value = value.strip()
+            if len(value) >= MIN_SECRET_LENGTH and value != REDACTED:
+                forms.update(form for form in _encodings(value) if len(form) >= MIN_SECRET_LENGTH)
+        with self.lock:
+            if not forms <= self._forms:
+                self._forms |= forms
+                self._pattern = None
+
+    def __call__(self, text: str) -> str:
+        if not text or not self._forms:
+            return text
+        with self.lock:
+            if self._pattern is None:  # longest first: a form that contains another wins
+                self._pattern = re.compile("|".join(re.escape(f) for f in sorted(self._forms, key=len, reverse=True)))
+            pattern = self._pattern
+        return pattern.sub(REDACTED, text)
+
+    def data(self, value: Any) -> Any:
+        """`value` (parsed JSON) with every string in it redacted; numbers and booleans kept."""
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, list):
+            return [self.data(item) for item in value]
+        if isinstance(value, dict):
+            return {self(key): self.data(item) for key, item in value.items()}
+        return value
+
+
+def _encodings(value: str) -> list[str]:
+    raw = value.encode("utf-8")
+    return [
+        value,
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        quote(value, safe=""),
+        quote(value),
+        quote_plus(value),
+        base64.b64encode(raw).decode("ascii").rstrip("="),
+        base64.urlsafe_b64encode(raw).decode("ascii").rstrip("="),
+    ]
+
+
+
+
+def _could_run_a_command(text: str) -> bool:
+    """Whether the runner could read a workflow command in some line of `text` (it trims
+    leading whitespace before `::`, and finds the legacy `##[` anywhere in a line)."""
+    return any(line.lstrip().startswith("::") or "##[" in line for line in text.splitlines())
 
 
 def input_env_name(name: str) -> str:
@@ -32,13 +127,25 @@ def input_env_name(name: str) -> str:
 class Runner:
     """Talks to the runner through an environment mapping and a text stream."""
 
-    def __init__(self, environ: Mapping[str, str], stdout: IO[str]) -> None:
+    OIDC_ATTEMPTS = 5
+    OIDC_TIMEOUT_S = 10.0  # connect, and then each read
+    OIDC_BACKOFF_S = 1.0  # doubled after each attempt, up to OIDC_MAX_BACKOFF_S, with jitter
+    OIDC_MAX_BACKOFF_S = 8.0
+
+    def __init__(self, environ: Mapping[str, str], stdout: IO[str], sleep: Callable[[float], None] = time.sleep) -> None:
         self.environ = environ
         self.stdout = stdout
+        self.sleep = sleep  # for the OIDC retries; main may pass its clock's (cancellable) sleep
+        self.oidc_timeout_s = self.OIDC_TIMEOUT_S
         self._masked: set[str] = set()
+        self._redact = Redactor()
         # Functions deploy on threads: every write to the log and the file commands holds this
-        # lock, and `lock` lets a caller print a whole block (a function's group) at once.
+        # lock (so a block wrapped in stop-commands is never split), and `lock` lets a caller
+        # print a whole block (a function's group) at once.
         self.lock = threading.RLock()
+        for name in ENVIRONMENT_SECRETS:
+            if environ.get(name):
+                self._redact.add(environ[name])
 
     # -- inputs -------------------------------------------------------------------------
     def input(self, name: str) -> str:
@@ -52,10 +159,18 @@ class Runner:
     def workspace(self) -> Path:
         return Path(self.environ.get("GITHUB_WORKSPACE") or os.getcwd())
 
-    @property
-    def temp_dir(self) -> Path | None:
+    @cached_property
+    def temp_dir(self) -> Path:
+        """Where temporary files go: RUNNER_TEMP when this container can write there, else the
+        container's own temporary directory. Runners before 2.331 pass the host's RUNNER_TEMP
+        to a container action without mounting it: the path is missing here, or is not ours."""
         value = self.environ.get("RUNNER_TEMP")
-        return Path(value) if value else None
+        if value and _writable_directory(Path(value)):
+            return Path(value)
+        fallback = Path(tempfile.gettempdir())
+        if value:
+            self.debug(f"RUNNER_TEMP ({value}) is not a writable directory in this container; using {fallback}")
+        return fallback
 
     @property
     def github(self) -> GitHubContext:
@@ -73,27 +188,37 @@ class Runner:
         return self.environ.get("RUNNER_DEBUG") == "1"
 
     # -- workflow commands ----------------------------------------------------------------
-    def command(self, name: str, message: str = "", **properties: str) -> None:
-        props = {k: v for k, v in properties.items() if v not in (None, "")}
+    def _write(self, text: str) -> None:
         with self.lock:
-            self.stdout.write(str(Command(name, props, message)) + "\n")
+            self.stdout.write(text)
             self.stdout.flush()
+
+    def command(self, name: str, message: str = "", **properties: str) -> None:
+        """`::name props::message`, redacted; the format escapes line breaks in both."""
+        props = {k: self._redact(str(v)) for k, v in properties.items() if v not in (None, "")}
+        self._write(str(Command(name, props, self._redact(str(message)))) + "\n")
 
     def print(self, text: str = "") -> None:
-        with self.lock:
-            self.stdout.write(text + "\n")
-            self.stdout.flush()
+        """Plain log text, redacted; inert for the runner when a line of it looks like a command."""
+        text = self._redact(str(text))
+        if _could_run_a_command(text):
+            token = uuid.uuid4().hex
+            while token in text:
+                token = uuid.uuid4().hex
+            text = f"::stop-commands::{token}\n{text}\n::{token}::"
+        self._write(text + "\n")
 
     def mask(self, secret: str) -> None:
-        """`::add-mask::` a secret (and each of its lines) once, before anything prints it."""
+        """`::add-mask::` a secret (and each of its lines) once, before anything prints it;
+        from now on it is also redacted from everything this runner writes."""
+        self._redact.add(secret)
         with self.lock:
             for value in dict.fromkeys([secret, *secret.splitlines()]):
                 value = value.strip()
-                if len(value) < 3 or value in self._masked:
-                    # Masking one- or two-character values would shred the whole log.
+                if len(value) < MIN_SECRET_LENGTH or value in self._masked:
                     continue
                 self._masked.add(value)
-                self.command("add-mask", value)
+                self._write(str(Command("add-mask", {}, value)) + "\n")  # the one unredacted write
 
     def error(self, message: str, title: str = "") -> None:
         self.command("error", message, title=title)
@@ -116,8 +241,13 @@ class Runner:
             self.command("endgroup")
 
     # -- file commands --------------------------------------------------------------------
+    def redact(self, text: str) -> str:
+        """`text` with every registered secret (and its encodings) replaced by `***`."""
+        return self._redact(text)
+
     def set_output(self, name: str, value: str) -> None:
-        """Append `name` in the heredoc form with a random `ghadelimiter_<uuid>` delimiter."""
+        """Append `name` in the heredoc form with a random `ghadelimiter_<uuid>` delimiter
+        (not redacted: see the module's docstring)."""
         path = self.environ.get("GITHUB_OUTPUT")
         if not path:
             self.print(f"output {name}={value}")
@@ -130,36 +260,63 @@ class Runner:
         if not path:
             return
         with self.lock, open(path, "a", encoding="utf-8", newline="\n") as handle:
-            handle.write(markdown.rstrip("\n") + "\n")
+            handle.write(self._redact(markdown).rstrip("\n") + "\n")
 
     # -- OIDC -----------------------------------------------------------------------------
     def id_token(self, audience: str) -> str:
-        """The job's OIDC token for `audience`, masked before it can be printed."""
-        if not (
-            self.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL")
-            and self.environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
-        ):
+        """The job's OIDC token for `audience`, masked before it can be printed. Each attempt
+        has a timeout; a dropped connection, a stall, 408, 429 or 5xx is retried with backoff
+        (OIDC_ATTEMPTS in all); anything else fails at once."""
+        url = self.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL")
+        request_token = self.environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+        if not (url and request_token):
             raise CredentialsError(
                 "no GitHub OIDC token available",
                 hint="give the job `permissions: id-token: write`",
             )
-        from actions_toolkit.oidc_utils import OidcClient  # imports requests: only when needed
+        import requests  # only when a token is needed
 
-        saved = {k: os.environ.get(k) for k in ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")}
+        self._redact.add(request_token)
+        url = f"{url}{'&' if '?' in url else '?'}audience={quote(audience)}"
+        headers = {"Authorization": f"Bearer {request_token}", "Accept": "application/json"}
+        failure = ""
+        for attempt in range(1, self.OIDC_ATTEMPTS + 1):
+            if attempt > 1:
+                backoff = min(self.OIDC_BACKOFF_S * 2 ** (attempt - 2), self.OIDC_MAX_BACKOFF_S)
+                self.sleep(backoff * random.uniform(0.5, 1.0))
+            try:
+                reply = requests.get(url, headers=headers, timeout=(self.oidc_timeout_s, self.oidc_timeout_s))
+            except requests.RequestException as exc:  # refused, reset, timed out
+                failure = type(exc).__name__
+                continue
+            if reply.status_code == 200:
+                return self._token_from(reply)
+            failure = f"HTTP {reply.status_code}"
+            if reply.status_code not in OIDC_RETRY_STATUSES:
+                raise CredentialsError(f"the GitHub OIDC token request was refused: {failure}",
+                                       hint="check the job's `permissions: id-token: write`")
+        raise CredentialsError(f"could not get the GitHub OIDC token in {self.OIDC_ATTEMPTS} attempts: {failure}")
+
+    def _token_from(self, reply: Any) -> str:
         try:
-            for key in saved:
-                os.environ[key] = self.environ[key]
-            token = OidcClient.get_id_token(audience)
-        except Exception as exc:  # the toolkit raises bare Exception
-            raise CredentialsError(f"could not get the GitHub OIDC token: {exc}") from exc
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+            token = reply.json().get("value")
+        except (ValueError, AttributeError):
+            token = None
+        if not isinstance(token, str) or not token:
+            raise CredentialsError("the GitHub OIDC token reply holds no token")
         self.mask(token)
         return token
+
+
+def _writable_directory(path: Path) -> bool:
+    """Whether files can be created in `path` (a probe: permissions alone do not tell, for root
+    on a read-only mount)."""
+    try:
+        probe = tempfile.mkdtemp(prefix=".faas-probe-", dir=path)
+    except OSError:
+        return False
+    os.rmdir(probe)
+    return True
 
 
 class RunnerLog:
@@ -197,10 +354,10 @@ class FunctionLog:
         self.runner = runner
         self.name = name
         self.lines: list[tuple[str, str]] = []
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
 
     def _keep(self, kind: str, message: str) -> None:
-        with self._lock:
+        with self.lock:
             self.lines.append((kind, message))
 
     def _live(self, message: str) -> None:
@@ -231,7 +388,7 @@ class FunctionLog:
 
     def print_group(self, title: str) -> None:
         """Print every kept line in one group, holding the runner's lock throughout."""
-        with self.runner.lock, self._lock:
+        with self.runner.lock, self.lock:
             with self.runner.group(title):
                 for kind, message in self.lines:
                     if kind == "warning":

@@ -228,3 +228,46 @@ def test_gen1_function_is_refused(gcp_action: ActionRunner, gcp_fake: FakeGcp):
     assert result.code == 1
     assert len(result.errors) == 1 and "1st gen" in result.errors[0]
     assert gcp_fake.writes() == []
+
+
+# -- what a GCP run loads -----------------------------------------------------------------------
+
+
+def modules_of_a_gcp_run(gcp_action: ActionRunner, tmp_path: Path) -> list[str]:
+    """sys.modules after a create through the fake, in a fresh interpreter (other tests in this
+    process may have imported any SDK)."""
+    import subprocess
+    import sys
+
+    from tests.harness import ROOT
+    from tests.test_package_fast import SYS_MODULES_SCRIPT
+
+    modules_out = tmp_path / "modules.json"
+    env = gcp_action.env_for(BASE, {"MODULES_OUT": str(modules_out)})
+    proc = subprocess.run(
+        [sys.executable, "-c", SYS_MODULES_SCRIPT.format(root=str(ROOT))],
+        cwd=gcp_action.workspace, env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(modules_out.read_text())
+    assert report["code"] == 0, proc.stdout
+    return report["modules"]
+
+
+def test_provider_gcp_run_imports_no_other_cloud_sdk(gcp_action: ActionRunner, tmp_path: Path):
+    modules = modules_of_a_gcp_run(gcp_action, tmp_path)
+    assert "google.cloud.functions_v2" in modules
+    others = [m for m in modules if m.split(".")[0] in ("azure", "botocore", "boto3", "yaml")]
+    assert others == [], f"provider gcp loaded {others[:10]}"
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "google-cloud-functions' client package imports its gRPC transports (and google.api_core "
+    "imports grpc) whatever transport is chosen: grpc stops loading only once the provider "
+    "calls the REST API without the GAPIC client"
+))
+def test_provider_gcp_run_does_not_load_grpc(gcp_action: ActionRunner, tmp_path: Path):
+    """The provider talks REST; gRPC (~19 MB installed, ~30-50 ms of import) serves nothing."""
+    modules = modules_of_a_gcp_run(gcp_action, tmp_path)
+    loaded = [m for m in modules if m.split(".")[0] in ("grpc", "grpc_status")]
+    assert loaded == [], f"a GCP run loaded {loaded[:10]}"

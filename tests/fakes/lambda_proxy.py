@@ -8,7 +8,9 @@ and, following Lambda's public REST contract:
 - answers 400 InvalidParameterValueException when PublishVersion names a CodeSha256 other than
   $LATEST's;
 - replays scripted configuration states (InProgress, Pending, Failed) on the next polls;
-- injects scripted error replies (409 conflicts, 429 throttling) in front of chosen calls.
+- injects scripted error replies (409 conflicts, 429 throttling) in front of chosen calls;
+- plays Lambda's lifecycle in time when asked (`lifecycle`): after a create or an update the
+  function is busy (Pending / InProgress) for some seconds, and a mutation meanwhile gets 409.
 It records every request so tests can assert which calls were (not) made.
 """
 
@@ -18,6 +20,7 @@ import http.client
 import json
 import re
 import threading
+import time
 import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass
@@ -59,6 +62,8 @@ class LambdaProxy:
         self.config_overrides: dict[str, deque] = defaultdict(deque)
         self.faults: list[Fault] = []
         self.update_states: dict[str, tuple[int, dict]] = {}
+        self.busy_seconds = 0.0
+        self.busy_until: dict[str, tuple[float, str]] = {}
         self.lock = threading.Lock()
         proxy = self
 
@@ -107,6 +112,20 @@ class LambdaProxy:
         with self.lock:
             self.faults.append(Fault(method, re.compile(path_regex), status, error_type, message or error_type, times, extra))
 
+    def lifecycle(self, busy_seconds: float) -> None:
+        """From now on, every create or update keeps the function busy for `busy_seconds` of
+        real time: polls report State=Pending (after a create) or LastUpdateStatus=InProgress,
+        and an update or a publish meanwhile is refused with 409, as Lambda does."""
+        with self.lock:
+            self.busy_seconds = busy_seconds
+
+    def _busy(self, name: str | None) -> str | None:
+        """'create' or 'update' while `name` is busy, else None."""
+        if not name or not self.busy_seconds:
+            return None
+        until, kind = self.busy_until.get(name, (0.0, ""))
+        return kind if time.monotonic() < until else None
+
     def touch(self, function: str) -> None:
         """Simulate someone else changing the function: its RevisionId moves on."""
         with self.lock:
@@ -142,6 +161,10 @@ class LambdaProxy:
             (handler.command == "PUT" and rest in ("/code", "/configuration"))
             or (handler.command == "POST" and rest == "/versions")
         )
+        if guarded and self._busy(name):
+            message = f"The operation cannot be performed at this time. An update is in progress for resource: arn:aws:lambda:us-east-1:123456789012:function:{name}"
+            return self._reply(handler, 409, {"x-amzn-ErrorType": "ResourceConflictException"},
+                               json.dumps({"Type": "User", "message": message}).encode())
         if guarded:
             error = self._check_guards(name, rest, body)
             if error:
@@ -150,10 +173,15 @@ class LambdaProxy:
         status, headers, data = self._forward(handler, raw)
         if match and 200 <= status < 300 and data:
             data = self._decorate(handler.command, name, rest, match["name"], data)
+        if match and handler.command == "PUT" and rest in ("/code", "/configuration") and 200 <= status < 300 and self.busy_seconds:
+            with self.lock:
+                self.busy_until[name] = (time.monotonic() + self.busy_seconds, "update")
         if (path.startswith("/2015-03-31/functions") and handler.command == "POST" and not rest and 200 <= status < 300):
             created = json.loads(data).get("FunctionName")
             with self.lock:
                 self.revisions.setdefault(created, str(uuid.uuid4()))
+                if self.busy_seconds:
+                    self.busy_until[created] = (time.monotonic() + self.busy_seconds, "create")
             data = self._decorate("GET", created, "/configuration", created, data)
         return self._reply(handler, status, headers, data)
 
@@ -200,6 +228,11 @@ class LambdaProxy:
                 config["RevisionId"] = revision
             if override:
                 config.update(override)
+            busy = self._busy(name) if method == "GET" and not qualified else None
+            if busy == "create":
+                config.update(State="Pending", LastUpdateStatus="InProgress")
+            elif busy == "update":
+                config.update(LastUpdateStatus="InProgress")
         return json.dumps(reply).encode()
 
     def _upstream_json(self, method: str, path: str) -> dict:

@@ -9,6 +9,7 @@ Must not: call the Lambda API or read os.environ (botocore reads the environment
 from __future__ import annotations
 
 import os
+import threading
 
 import botocore.loaders
 import botocore.session
@@ -21,11 +22,31 @@ from .limits import options_of
 from .provider import LambdaProvider
 
 
+# One botocore session per set of AWS_* settings, shared by every function of the run: a new
+# session loads and parses the models and endpoints again (tens of ms each, times the functions of
+# a `functions:` list). A session is not thread-safe, so clients are created under the lock; the
+# clients themselves are (botocore's low-level clients are thread-safe), and each function still
+# gets its own.
+_SESSIONS: dict[tuple, botocore.session.Session] = {}
+_SESSION_LOCK = threading.Lock()
+
+
+def _session(environ: dict[str, str]) -> botocore.session.Session:
+    key = tuple(sorted((k, v) for k, v in environ.items() if k.startswith("AWS_")))
+    with _SESSION_LOCK:
+        session = _SESSIONS.get(key)
+        if session is None:
+            session = botocore.session.get_session()
+            loader = botocore.loaders.create_loader(session.get_config_variable("data_path"))
+            session.register_component("data_loader", _DataLoader.like(loader))
+            _SESSIONS[key] = session
+        return session
+
+
 def connect(spec: FunctionSpec, ctx: RunContext) -> LambdaProvider:
     """A provider with clients for the spec's region; fails early when no credentials exist."""
     options = options_of(spec)
-    session = botocore.session.get_session()
-    session.register_component("data_loader", _DataLoader.like(botocore.loaders.create_loader(session.get_config_variable("data_path"))))
+    session = _session(ctx.environ)
     try:
         credentials = session.get_credentials()
     except Exception as exc:  # a broken profile or credential process
@@ -47,7 +68,8 @@ def connect(spec: FunctionSpec, ctx: RunContext) -> LambdaProvider:
     )
 
     def client(service: str):
-        return session.create_client(service, region_name=options.region, config=config)
+        with _SESSION_LOCK:
+            return session.create_client(service, region_name=options.region, config=config)
 
     return LambdaProvider(client("lambda"), lambda: client("s3"), ctx)
 
