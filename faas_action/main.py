@@ -174,7 +174,7 @@ def _dependencies_installed(spec: FunctionSpec, runner: Runner, environ: Mapping
     if wanted is None or spec.source is None or skip:
         yield None
         return
-    temp = runner.temp_dir or Path(tempfile.gettempdir())
+    temp = runner.temp_dir
     work = Path(tempfile.mkdtemp(prefix="faas-dependencies-", dir=temp))
     try:
         with runner.group(f"Dependencies of {spec.name}: {dependencies.describe_target(wanted.python_version, wanted.platform)}"):

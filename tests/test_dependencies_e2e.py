@@ -283,3 +283,14 @@ def test_azure_remote_build_on_zip_deploy_sets_the_oryx_setting(action, workspac
     azure.requests.clear()
     again = azure_run(action, azure, **{"remote-build": "true"})
     assert again.code == 0 and again.outputs["changed"] == "false" and azure.writes() == []
+
+
+def test_azure_warns_when_kudu_would_build_over_the_installed_dependencies(action, workspace, azure, package_index):
+    write_function_app(workspace)
+    azure.add_site("app", sku="ElasticPremium", kind="functionapp,linux", settings={"SCM_DO_BUILD_DURING_DEPLOYMENT": "true"})
+    result = azure_run(action, azure, env=installer_env(package_index), dependencies="requirements-deploy.txt",
+                       runtime="python3.11")
+    assert result.code == 0, result.stdout + result.stderr
+    assert [ln for ln in result.stdout.splitlines() if ln.startswith("::warning") and "SCM_DO_BUILD_DURING_DEPLOYMENT" in ln]
+    (post,) = azure.calls("POST", "/api/zipdeploy", service="kudu")
+    assert ".python_packages/lib/site-packages/hello_dep/__init__.py" in zipfile.ZipFile(io.BytesIO(post.body)).namelist()
