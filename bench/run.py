@@ -7,7 +7,8 @@
 Parts: packaging (the reference tree from make_tree.py against Info-ZIP, zipfile, libdeflate
 and ISA-L on one core), deploy (our action against the awscli script on a local moto server:
 changed code and a no-op), parallel (1, 8 and 32 functions in one step), startup (process start to the first API call), install (runtime
-dependencies with uv and pip, installed size, imports with and without bytecode).
+dependencies with uv and pip, installed size, imports with and without bytecode), dependencies
+(a function's package with 20 Python dependencies: ours with uv against pip install -t + zip).
 Each part runs `--rounds` rounds with the contenders interleaved and reports medians; a failed
 round is reported in the table, never retried forever. The Markdown goes to stdout and, unless
 --no-write, to docs/benchmarks.md with the machine it ran on.
@@ -32,7 +33,7 @@ import common  # noqa: E402  (puts the project root on sys.path)
 import make_tree  # noqa: E402
 from common import ROOT, machine, run, table  # noqa: E402
 
-PARTS = ("packaging", "deploy", "parallel", "install")
+PARTS = ("packaging", "deploy", "parallel", "install", "dependencies")
 REPORT = ROOT / "docs" / "benchmarks.md"
 
 
@@ -121,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
         log(f"install: {rounds} rounds of cold installs (network)")
         return [install_bench.measure(rounds, log)]
 
+    def function_dependencies() -> list[str]:
+        import dependencies_bench
+
+        log(f"dependencies: {rounds} rounds of a 20-dependency package, ours against pip (network)")
+        return [dependencies_bench.measure(rounds, log)]
+
     if "packaging" in parts:
         part("Packaging the reference tree", packaging)
     if "deploy" in parts:
@@ -129,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         part("Many functions in one step", parallel)
     if "install" in parts:
         part("Container image: runtime dependencies", install)
+    if "dependencies" in parts:
+        part("A function's package with 20 Python dependencies", function_dependencies)
 
     header = [
         "# Benchmarks", "",

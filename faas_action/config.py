@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from . import inputs, userfiles
+from . import dependencies, inputs, userfiles
 from .errors import Problem
 from .models import (
     AwsOptions,
     AzureOptions,
+    DependencySpec,
     FunctionSpec,
     GcpOptions,
     GitHubContext,
@@ -41,7 +42,7 @@ APPLIES_TO: dict[str, tuple[str, ...]] = {
         name: ("azure",)
         for name in (
             "resource-group", "subscription-id", "slot", "swap", "deploy-method", "client-id",
-            "tenant-id", "azure-access-token",
+            "tenant-id", "azure-access-token", "remote-build",
         )
     },
     **{
@@ -53,7 +54,8 @@ APPLIES_TO: dict[str, tuple[str, ...]] = {
             "allow-unauthenticated", "kms-key", "gcp-access-token",
         )
     },
-    **{name: ("aws", "gcp") for name in ("region", "runtime", "memory", "timeout", "description")},
+    **{name: ("aws", "gcp") for name in ("region", "memory", "timeout", "description")},
+    "runtime": ("aws", "azure", "gcp"),  # on azure only the Python version of `dependencies`
 }
 # Keys only meaningful once per run, never in the config file.
 RUN_KEYS = ("config", "dry-run")
@@ -383,6 +385,7 @@ def _azure(f: _Fields, environ: Mapping[str, str]) -> AzureOptions:
         access_token=f.text("azure-access-token"),
         arm_endpoint=arm.rstrip("/"),
         scm_endpoint=scm.rstrip("/") if scm else None,
+        remote_build=f.boolean("remote-build") or False,
     )
 
 
@@ -507,6 +510,7 @@ def load(
     secrets: list[str] = []
     for raw, _ in raws:
         secrets.extend(secret_values(raw))
+    secrets.extend(dependency_secrets([raw for raw, _ in raws], environ, workspace))
 
     if select is not None:
         names = [str(raw.get("function-name") or "") for raw, _ in raws]
@@ -614,6 +618,7 @@ def _spec(
     mode = f.choice("environment-mode", ("merge", "replace")) or "merge"
     wait = f.integer("wait-timeout", 1, 6 * 3600, " seconds")
     options = OPTION_BUILDERS[provider](f, environ)
+    python_dependencies = _dependencies(f, provider, source, options, workspace)
     if len(problems) > before:
         return None, CodeLocation(label, provider, source, package) if (source or package) else None
     return FunctionSpec(
@@ -626,7 +631,99 @@ def _spec(
         environment_mode=mode,
         wait_timeout_s=float(wait or 900),
         github=github,
+        dependencies=python_dependencies,
     ), None
+
+
+# -- dependencies (issue 15): Python packages installed into the package ----------------------
+
+DEPENDENCY_INPUTS = ("dependencies-platform", "dependencies-cache")
+AZURE_PACKAGES_DIR = ".python_packages/lib/site-packages"  # where the Functions Python worker looks
+
+
+def _dependencies(f: _Fields, provider: str, source: Path | None, options: Any, workspace: Path) -> DependencySpec | None:
+    """`dependencies` and its companions → what to install for which platform, or problems."""
+    value = f.text("dependencies")
+    runtime = f.text("runtime")
+    remote_build = provider == "azure" and options.remote_build
+    if value is None:
+        for name in DEPENDENCY_INPUTS:
+            if f.given(name):
+                f.problem(name, "applies only with `dependencies`")
+        if provider == "azure" and runtime and not f.given("dependencies"):
+            f.problem("runtime", "on azure, `runtime` only names the Python version for `dependencies` (the app's own stack is set in Azure)")
+        if remote_build and options.deploy_method == "run-from-package":
+            f.problem("remote-build", "run-from-package deploys the package as is: no remote build runs there; use deploy-method auto or zipdeploy")
+        return None
+    if provider == "gcp":
+        f.problem("dependencies", "Cloud Functions installs the dependencies itself from requirements.txt in the source (Cloud Build): "
+                  "remove `dependencies` and keep requirements.txt at the root of `source`")
+        return None
+    if remote_build:
+        f.problem("remote-build", "choose `dependencies` (installed here, into the package) or `remote-build: true` (installed by Azure), not both")
+    if source is None:
+        if f.given("package"):
+            f.problem("dependencies", "dependencies are installed into a package built from `source`, not into a ready-made `package`")
+        return None
+    file = (source / value).resolve()
+    if file != source and source not in file.parents:
+        f.problem("dependencies", f"{value!r} resolves outside `source` ({file}); refused")
+    elif not file.exists():
+        f.problem("dependencies", f"{value!r} does not exist in `source` (a requirements file or a pyproject.toml with a uv.lock)")
+    elif not file.is_file():
+        f.problem("dependencies", f"{value!r} is not a regular file (a requirements file or a pyproject.toml with a uv.lock)")
+    elif file.name == "pyproject.toml" and not (file.parent / "uv.lock").is_file():
+        f.problem("dependencies", f"{value!r} needs a uv.lock beside it (run `uv lock`), or name a requirements file")
+    elif file.suffix == ".toml" and file.name != "pyproject.toml":
+        f.problem("dependencies", f"{value!r}: a TOML file must be a pyproject.toml (with a uv.lock beside it)")
+
+    version = dependencies.python_version(runtime)
+    if runtime is None:
+        if not f.given("runtime"):
+            f.problem("runtime", "required with `dependencies`: the function's Python version (e.g. python3.12) decides which wheels are installed")
+    elif version is None:
+        f.problem("dependencies", f"installs Python packages, but runtime {runtime!r} is not a Python runtime such as python3.12")
+    architecture = "x86_64"
+    if provider == "aws" and options.architectures:
+        architecture = options.architectures[0]
+    platform = None
+    if f.given("dependencies-platform"):
+        text = f.text("dependencies-platform") or ""
+        platform = dependencies.parse_platform(text)
+        if platform is None:
+            f.problem("dependencies-platform", f"{text!r} is not a manylinux platform such as x86_64-manylinux_2_28, "
+                      f"manylinux_2_28_aarch64 or manylinux2014_x86_64 (glibc 2.17, 2.28, 2.31 to 2.40)")
+    if version and platform:
+        for message in dependencies.platform_problems(provider, version, platform, architecture):
+            f.problem("dependencies-platform", message)
+    cache = None
+    if f.given("dependencies-cache"):
+        cache = _inside(f, "dependencies-cache", f.text("dependencies-cache") or "", workspace)
+        if cache is not None and cache.exists() and not cache.is_dir():
+            f.problem("dependencies-cache", f"{cache} exists and is not a directory")
+        elif cache is not None and (cache == source or cache in source.parents):
+            f.problem("dependencies-cache", "must be a directory of its own, not `source` or a folder above it")
+    if version is None:
+        return None
+    return DependencySpec(
+        file=file,
+        python_version=version,
+        platform=platform or dependencies.default_platform(provider, version, architecture),
+        cache=cache,
+        prefix=AZURE_PACKAGES_DIR if provider == "azure" else "",
+    )
+
+
+def dependency_secrets(raws: list[dict[str, Any]], environ: Mapping[str, str], workspace: Path) -> list[str]:
+    """The passwords and tokens of the package indexes, when some function installs dependencies."""
+    files = []
+    for raw in raws:
+        if raw.get("dependencies"):
+            source = workspace / str(raw.get("source") or ".")
+            files.extend(p for p in (source / str(raw["dependencies"]),) if p.is_file())
+    if not files and not any(raw.get("dependencies") for raw in raws):
+        return []
+    return dependencies.secrets(environ, files)
 
 
 def _code_location(f: _Fields, workspace: Path, defaults: Mapping[str, str]) -> tuple[Path | None, Path | None]:

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import shutil
 import signal
+import tempfile
 import threading
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Any, Mapping
+from pathlib import Path
+from typing import IO, Any, Iterator, Mapping
 
-from . import config, package, providers, render
+from . import config, dependencies, package, providers, render
 from .errors import ActionError, Cancelled, InputError, Problem
 from .models import Artifact, FunctionSpec, Outcome
 from .providers.base import Clock, Log, RunContext, SystemClock
@@ -93,7 +96,9 @@ def _run(runner: Runner, environ: Mapping[str, str], clock: Clock, cancel: threa
     problems: list[Problem] = list(cfg.problems)
     for spec, label in zip(cfg.specs, cfg.labels):
         module = providers.load(spec.provider)
-        artifact = _package(spec.source, spec.package, module, runner, state, problems, label)
+        # Installing dependencies asks a package index: never once the inputs are known bad.
+        with _dependencies_installed(spec, runner, environ, skip=bool(problems)) as installed:
+            artifact = _package(spec.source, spec.package, module, runner, state, problems, label, installed)
         if artifact is None and (spec.source is not None or spec.package is not None):
             continue
         state.jobs.append(Job(spec, artifact, module, label))
@@ -132,9 +137,10 @@ def _run(runner: Runner, environ: Mapping[str, str], clock: Clock, cancel: threa
     return 1 if failed else 0
 
 
-def _package(source, prebuilt, module, runner: Runner, state: RunState, problems: list[Problem], label: str) -> Artifact | None:
-    """The function's package, or None after recording its problems (or when there is no code
-    to package, as for a container image)."""
+def _package(source, prebuilt, module, runner: Runner, state: RunState, problems: list[Problem], label: str,
+             installed: dependencies.Installed | None = None) -> Artifact | None:
+    """The function's package (with its `installed` dependencies), or None after recording its
+    problems (or when there is no code to package, as for a container image)."""
     try:
         if prebuilt is not None:
             return package.describe(prebuilt)
@@ -146,14 +152,46 @@ def _package(source, prebuilt, module, runner: Runner, state: RunState, problems
             provider_ignore_file=getattr(module, "IGNORE_FILE", None),
             default_ignores=getattr(module, "DEFAULT_IGNORES", ()),
             out_dir=runner.temp_dir,
+            dependencies=installed.root if installed else None,
+            exclude=dependencies.excluded_from(source, installed) if installed else (),
         )
         state.temporary.append(artifact)
-        return artifact
+        return dependencies.described(artifact, installed) if installed else artifact
     except InputError as exc:
         problems.extend(_labelled(exc.problems, label))
     except ActionError as exc:
         problems.append(Problem("source", f"{label}{exc}"))
     return None
+
+
+@contextmanager
+def _dependencies_installed(spec: FunctionSpec, runner: Runner, environ: Mapping[str, str], skip: bool
+                            ) -> Iterator[dependencies.Installed | None]:
+    """The function's Python dependencies installed (uv, wheels only, for its platform) in a
+    temporary directory while the packager reads them; None without `dependencies`, or when
+    `skip`. A failed install raises PackagingError (exit 1 with uv's message)."""
+    wanted = spec.dependencies
+    if wanted is None or spec.source is None or skip:
+        yield None
+        return
+    temp = runner.temp_dir
+    work = Path(tempfile.mkdtemp(prefix="faas-dependencies-", dir=temp))
+    try:
+        with runner.group(f"Dependencies of {spec.name}: {dependencies.describe_target(wanted.python_version, wanted.platform)}"):
+            installed = dependencies.install(
+                wanted, environ, work, default_cache=temp / "faas-action-uv-cache", timeout_s=spec.wait_timeout_s
+            )
+            for line in installed.log:
+                runner.print(line)
+        if wanted.cache is not None:
+            dependencies.own_cache(wanted.cache, runner.workspace)
+        runner.print(
+            f"faas-action: {spec.name}: {len(installed.distributions)} dependencies installed for "
+            f"{installed.target} in {installed.duration_s:.1f} s"
+        )
+        yield installed
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _labelled(problems, label: str) -> list[Problem]:
@@ -215,6 +253,8 @@ def _deploy_one(runner: Runner, clock: Clock, state: RunState, index: int, provi
             )
         plan = provider.plan(spec, artifact)
         log.info(render.plan_text(plan))
+        if artifact is not None and artifact.dependencies_platform:
+            log.info(render.dependencies_text(artifact))
         if state.dry_run:
             status = "planned" if plan.changed else "unchanged"
         else:
@@ -275,7 +315,7 @@ def _write_outputs(runner: Runner, state: RunState) -> None:
         runner.set_output("changed", "true" if any(o.changed for o in outcomes) else "false")
     runner.set_output("results", render.results_json(outcomes))
     runner.set_output("matrix", render.matrix_json(outcomes))
-    runner.set_output("plan", render.plans_json(plans))
+    runner.set_output("plan", render.plans_json(plans, [o.artifact for o in outcomes if o.plan is not None]))
     runner.set_output("plan-markdown", render.plans_markdown(plans))
     runner.add_summary(render.summary_markdown(outcomes, state.dry_run, errors=state.errors))
 

@@ -70,6 +70,7 @@ class AzureOptions:
     access_token: str | None = field(default=None, repr=False)
     arm_endpoint: str = "https://management.azure.com"
     scm_endpoint: str | None = None
+    remote_build: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,26 @@ ProviderOptions = Union[AwsOptions, AzureOptions, GcpOptions]
 
 
 @dataclass(frozen=True)
+class DependencySpec:
+    """Python dependencies to install into the package (`dependencies`), checked by config.py.
+
+    `file` is a requirements file or a pyproject.toml with a uv.lock beside it; `python_version`
+    ("3.12") and `platform` (uv's `--python-platform`, e.g. "x86_64-manylinux_2_34") say which
+    wheels; `cache` is the `dependencies-cache` directory (None: under the runner's temp);
+    `prefix` is where in the package they go ("" = the root, beside the source)."""
+
+    file: Path
+    python_version: str
+    platform: str
+    cache: Path | None = None
+    prefix: str = ""
+
+    @property
+    def locked(self) -> bool:
+        return self.file.name == "pyproject.toml"
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     """One function to deploy, fully validated."""
 
@@ -121,11 +142,26 @@ class FunctionSpec:
     environment_mode: str = "merge"
     wait_timeout_s: float = 900.0
     github: GitHubContext = GitHubContext()
+    dependencies: DependencySpec | None = None
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """One installed Python distribution: its name and version as its metadata says, and the
+    bytes its files take in the package (unzipped)."""
+
+    name: str
+    version: str
+    size: int
 
 
 @dataclass(frozen=True)
 class Artifact:
-    """A zip ready to upload. `sha256` is base64 of the SHA-256 of the zip, as Lambda's CodeSha256."""
+    """A zip ready to upload. `sha256` is base64 of the SHA-256 of the zip, as Lambda's CodeSha256.
+
+    With `dependencies` installed, `distributions` lists them and `dependencies_size` is their
+    part of `unzipped_size` (the rest is the source); `dependencies_python` ("3.12") and
+    `dependencies_platform` (uv's form, "x86_64-manylinux_2_34") say for what they were installed."""
 
     path: Path
     size: int
@@ -133,6 +169,17 @@ class Artifact:
     sha256_hex: str
     unzipped_size: int
     file_count: int
+    distributions: tuple[Distribution, ...] = ()
+    dependencies_size: int = 0
+    dependencies_python: str = ""
+    dependencies_platform: str = ""
+
+    @property
+    def source_size(self) -> int:
+        return self.unzipped_size - self.dependencies_size
+
+    def largest_distributions(self, count: int = 5) -> tuple[Distribution, ...]:
+        return tuple(sorted(self.distributions, key=lambda d: (-d.size, d.name))[:count])
 
 
 @dataclass(frozen=True)

@@ -77,9 +77,12 @@ class Entry:
         return Path(self.fspath)
 
 
-def ignore_spec(source: Path, provider_ignore_file: str | None, default_ignores: Iterable[str] = ()) -> pathspec.GitIgnoreSpec:
+def ignore_spec(
+    source: Path, provider_ignore_file: str | None, default_ignores: Iterable[str] = (), exclude: Iterable[str] = ()
+) -> pathspec.GitIgnoreSpec:
     """The exclusion rules: always-excluded paths plus `.faasignore`, else the provider's file,
-    else the provider's defaults (gcloud's, for example)."""
+    else the provider's defaults (gcloud's, for example); then `exclude`, last so that no `!`
+    line of an ignore file can bring those paths back."""
     lines = list(ALWAYS_EXCLUDED)
     for name in (OWN_IGNORE_FILE, provider_ignore_file):
         if name and (source / name).is_file():
@@ -87,6 +90,7 @@ def ignore_spec(source: Path, provider_ignore_file: str | None, default_ignores:
             break
     else:
         lines.extend(_expand_default(source, default_ignores))
+    lines.extend(exclude)
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
@@ -775,14 +779,16 @@ def build(
     out_dir: Path | None = None,
     workers: int | None = None,
     dependencies: Path | None = None,
+    exclude: Iterable[str] = (),
 ) -> Artifact:
     """Package `source` into a zip written outside the workspace; return its Artifact.
     `workers` threads pack (default os.cpu_count()); the bytes do not depend on it.
     `dependencies`, a directory of installed packages, is merged into the archive's root beside
     the source; the ignore rules apply to the source only. A name in both is an InputError.
+    `exclude` adds gitignore lines that no ignore file can undo (the dependency cache, say).
     The walk feeds the writer as it goes. Symlink problems (all of them) or nothing to package
     are an InputError, raised once the walk is over; the partial zip is removed."""
-    spec = ignore_spec(source, provider_ignore_file, default_ignores)
+    spec = ignore_spec(source, provider_ignore_file, default_ignores, exclude)
     out_dir = _outside(out_dir, workspace)
     destination = out_dir / "package.zip"
     problems: list[Problem] = []

@@ -11,7 +11,8 @@ import json
 from typing import Any, Sequence
 from urllib.parse import quote
 
-from .models import AwsOptions, AzureOptions, FunctionSpec, GcpOptions, Outcome, Plan, plain
+from .dependencies import describe_target
+from .models import Artifact, AwsOptions, AzureOptions, FunctionSpec, GcpOptions, Outcome, Plan, plain
 
 
 def human_size(size: int) -> str:
@@ -82,9 +83,74 @@ def plans_markdown(plans: Sequence[Plan]) -> str:
     return "\n".join(plan_markdown(p) for p in plans)
 
 
-def plans_json(plans: Sequence[Plan]) -> str:
-    """The `plan` output: always a list, one entry per function."""
-    return json.dumps([p.to_dict() for p in plans], sort_keys=True, default=str)
+def plans_json(plans: Sequence[Plan], artifacts: Sequence[Artifact | None] = ()) -> str:
+    """The `plan` output: always a list, one entry per function. With `artifacts` (one per plan),
+    each entry also says what its package holds (`package`: sizes, installed dependencies)."""
+    data = [p.to_dict() for p in plans]
+    for entry, artifact in zip(data, artifacts):
+        if artifact is not None:
+            entry["package"] = package_dict(artifact)
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+# -- what a package holds: sizes and installed dependencies (issue 15) -------------------------
+
+
+def package_dict(artifact: Artifact) -> dict[str, Any]:
+    """The package's sizes and, when dependencies were installed, each with its version and size."""
+    data: dict[str, Any] = {
+        "size": artifact.size,
+        "unzipped-size": artifact.unzipped_size,
+        "files": artifact.file_count,
+        "sha256": artifact.sha256,
+    }
+    if artifact.dependencies_platform:
+        data.update({
+            "source-size": artifact.source_size,
+            "dependencies-size": artifact.dependencies_size,
+            "dependencies-target": {"python": artifact.dependencies_python, "platform": artifact.dependencies_platform},
+            "dependencies": [{"name": d.name, "version": d.version, "size": d.size} for d in artifact.distributions],
+        })
+    return data
+
+
+def target_label(artifact: Artifact) -> str:
+    """"CPython 3.12, manylinux_2_34_x86_64" for an artifact with installed dependencies."""
+    return describe_target(artifact.dependencies_python, artifact.dependencies_platform)
+
+
+def size_split(artifact: Artifact) -> str:
+    """"12.3 MiB unzipped: 4.0 KiB source + 12.3 MiB dependencies"."""
+    return (
+        f"{human_size(artifact.unzipped_size)} unzipped: {human_size(artifact.source_size)} source + "
+        f"{human_size(artifact.dependencies_size)} dependencies"
+    )
+
+
+def dependencies_text(artifact: Artifact) -> str:
+    """Log lines: the size split, then each installed distribution with its version and size."""
+    lines = [f"  package: {size_split(artifact)} ({len(artifact.distributions)} installed for {target_label(artifact)})"]
+    lines.extend(f"    {d.name} {d.version} ({human_size(d.size)})" for d in artifact.distributions)
+    return "\n".join(lines)
+
+
+def dependencies_markdown(function: str, artifact: Artifact) -> str:
+    """A summary section: the size split and a table of the installed distributions (a brief SBOM)."""
+    lines = [
+        f"#### Dependencies of {code(function)} ({target_label(artifact)})",
+        "",
+        f"Package {human_size(artifact.size)} zipped, {size_split(artifact)}.",
+        "",
+        "| dependency | version | size |",
+        "|---|---|---|",
+    ]
+    lines.extend(f"| {cell(d.name)} | {cell(d.version)} | {human_size(d.size)} |" for d in artifact.distributions)
+    return "\n".join(lines) + "\n"
+
+
+def largest_dependencies(artifact: Artifact, count: int = 5) -> str:
+    """"numpy 2.1.0 (60.1 MiB), pandas 2.2.3 (45.0 MiB)": the installed distributions that weigh most."""
+    return ", ".join(f"{d.name} {d.version} ({human_size(d.size)})" for d in artifact.largest_distributions(count))
 
 
 # -- results and matrix -------------------------------------------------------------------------
@@ -216,6 +282,9 @@ def summary_markdown(outcomes: Sequence[Outcome], dry_run: bool, errors: Sequenc
     for outcome in outcomes:
         if outcome.result is not None and outcome.result.summary:
             lines += ["", outcome.result.summary.rstrip("\n")]
+    for outcome in outcomes:
+        if outcome.artifact is not None and outcome.artifact.dependencies_platform:
+            lines += ["", dependencies_markdown(outcome.spec.name, outcome.artifact).rstrip("\n")]
     plans = [o.plan for o in outcomes if o.plan is not None]
     if plans:
         lines += ["", plans_markdown(plans).rstrip("\n")]

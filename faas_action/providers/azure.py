@@ -171,6 +171,7 @@ class Deployed:
 
     sha256_hex: str | None = None
     version: str = ""
+    remote_build: bool = False  # deployed with `remote-build: true` (the Kudu message says so)
 
 
 @dataclass(frozen=True)
@@ -279,7 +280,7 @@ class AzureFunctions:
     def plan(self, spec: FunctionSpec, artifact: Artifact) -> Plan:
         options = self.options
         target = self._read_site(spec.name, options.slot)
-        method = choose_method(options.deploy_method, target)
+        method = choose_method(options.deploy_method, target, options.remote_build)
         self.log.info(
             f"Function App {target.label}: {HOSTING_LABELS[target.hosting]} on {'Linux' if target.linux else 'Windows'} "
             f"(SKU {target.sku or 'unknown'}), {target.state or 'state unknown'}; deploy method {method}"
@@ -290,7 +291,14 @@ class AzureFunctions:
             )
         settings = self._read_settings(target)
         new_settings = desired_settings(settings, spec.environment, spec.environment_mode)
+        if options.remote_build and method == "zipdeploy":
+            new_settings = remote_build_settings(new_settings)
         refuse_unworkable(target, method, new_settings)
+        if spec.dependencies is not None and method == "zipdeploy" and _truthy(new_settings.get("SCM_DO_BUILD_DURING_DEPLOYMENT")):
+            self.log.warning(
+                "SCM_DO_BUILD_DURING_DEPLOYMENT is set: Kudu will install requirements.txt again over the dependencies "
+                "installed here; delete that app setting, or use remote-build instead of dependencies"
+            )
         if (
             method == "run-from-package"
             and target.linux
@@ -301,7 +309,7 @@ class AzureFunctions:
                 "SCM_DO_BUILD_DURING_DEPLOYMENT is set, but run-from-package runs no remote build: the package must hold its dependencies"
             )
         current = self._deployed(target, method, settings)
-        deploy_code = current.sha256_hex != artifact.sha256_hex
+        deploy_code = current.sha256_hex != artifact.sha256_hex or current.remote_build != options.remote_build
         settings_changed = dict(new_settings) != dict(settings)
 
         production, live, up_to_date = None, current, not deploy_code and not settings_changed
@@ -310,7 +318,11 @@ class AzureFunctions:
             production_settings = self._read_settings(production)
             live = self._deployed(production, method, production_settings)
             wanted = desired_settings(production_settings, spec.environment, spec.environment_mode)
-            up_to_date = live.sha256_hex == artifact.sha256_hex and dict(wanted) == dict(production_settings)
+            up_to_date = (
+                live.sha256_hex == artifact.sha256_hex
+                and live.remote_build == options.remote_build
+                and dict(wanted) == dict(production_settings)
+            )
 
         blob_name = f"{target.app}/{artifact.sha256_hex}.zip" if method == "run-from-package" else ""
         changes = settings_diff(settings, new_settings)
@@ -362,7 +374,8 @@ class AzureFunctions:
                 steps.append(f"update the app settings of {target.label}")
             if state.deploy_code:
                 endpoint = "/api/publish" if state.method == "flex" else "/api/zipdeploy?isAsync=true"
-                steps.append(f"deploy the package with Kudu {endpoint} to {target.label} and wait for it {wait}")
+                build = " (remote build: Azure installs requirements.txt)" if self.options.remote_build else ""
+                steps.append(f"deploy the package with Kudu {endpoint} to {target.label}{build} and wait for it {wait}")
         if state.deploy_code or state.settings_changed:
             steps.append(f"wait for the functions of {target.label} to be indexed")
         if state.production is not None:
@@ -679,10 +692,11 @@ class AzureFunctions:
     def _kudu_deploy(self, state: AzureState, spec: FunctionSpec, artifact: Artifact) -> str:
         target = state.target
         kudu = Kudu(target.scm, self.credential, self.scope)
-        message = deployment_message(self.github, artifact)
+        message = deployment_message(self.github, artifact, self.options.remote_build)
         deadline = Deadline(self.clock, spec.wait_timeout_s, f"Kudu deployment to {target.label}")
         if state.method == "flex":
-            url = kudu.url("/api/publish", RemoteBuild="false", Deployer=DEPLOYER, message=message)
+            remote = "true" if self.options.remote_build else "false"
+            url = kudu.url("/api/publish", RemoteBuild=remote, Deployer=DEPLOYER, message=message)
             self.log.info(
                 f"Deploying {artifact.size} bytes to {target.label} with Kudu /api/publish (Flex Consumption)"
             )
@@ -876,8 +890,9 @@ def hosting_of(sku: str) -> str:
     return "dedicated"
 
 
-def choose_method(requested: str, site: Site) -> str:
-    """The deploy method for `requested` (auto picks by plan); refuses what cannot work there."""
+def choose_method(requested: str, site: Site, remote_build: bool = False) -> str:
+    """The deploy method for `requested` (auto picks by plan); refuses what cannot work there.
+    A remote build needs Kudu: on Linux Consumption, auto then picks zipdeploy (as the Azure CLI)."""
     if site.hosting == "flex":
         if site.slot:
             raise ProviderError(f"{site.label}: Flex Consumption apps have no deployment slots", hint="remove `slot`")
@@ -896,7 +911,7 @@ def choose_method(requested: str, site: Site) -> str:
         return requested
     if not site.sku:
         raise ProviderError(f"cannot tell the hosting plan of {site.label}", hint="set deploy-method explicitly")
-    if site.hosting == "consumption" and site.linux:
+    if site.hosting == "consumption" and site.linux and not remote_build:
         return "run-from-package"
     return "zipdeploy"
 
@@ -957,6 +972,13 @@ def desired_settings(current: Mapping[str, str], environment: Mapping[str, str] 
     return {**current, **environment}
 
 
+def remote_build_settings(settings: Mapping[str, str]) -> dict[str, str]:
+    """The app settings a zip deploy with a remote build needs (as the Azure CLI sets them): Kudu
+    runs Oryx (SCM_DO_BUILD_DURING_DEPLOYMENT), and no package URL or Oryx opt-out stands in the way."""
+    kept = {k: v for k, v in settings.items() if k not in ("WEBSITE_RUN_FROM_PACKAGE", "ENABLE_ORYX_BUILD")}
+    return {**kept, "SCM_DO_BUILD_DURING_DEPLOYMENT": "true"}
+
+
 def settings_diff(old: Mapping[str, str], new: Mapping[str, str]) -> list[Change]:
     """One Change per app setting added, changed or removed; values are never shown."""
     changes = []
@@ -1004,10 +1026,11 @@ def active_deployment(deployments: list[Any]) -> Deployed:
     digest = message.get("packageSha256") if isinstance(message, dict) else None
     if not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
         digest = None
-    return Deployed(digest, deployment_id)
+    remote_build = isinstance(message, dict) and message.get("remoteBuild") is True
+    return Deployed(digest, deployment_id, remote_build)
 
 
-def deployment_message(github: Any, artifact: Artifact) -> str:
+def deployment_message(github: Any, artifact: Artifact, remote_build: bool = False) -> str:
     """Kudu's `message`: who deployed what, as JSON (the Azure functions-action uses JSON too)."""
     data = {
         "type": "deployment",
@@ -1017,6 +1040,7 @@ def deployment_message(github: Any, artifact: Artifact) -> str:
         "repoName": github.repository,
         "runUrl": github.run_url,
         "packageSha256": artifact.sha256_hex,
+        "remoteBuild": remote_build,  # part of what runs: the same package built remotely or not differs
     }
     return json.dumps({k: v for k, v in data.items() if v}, separators=(",", ":"))
 

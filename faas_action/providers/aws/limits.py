@@ -6,6 +6,7 @@ Must not: call AWS.
 
 from __future__ import annotations
 
+from ... import render
 from ...errors import Problem
 from ...models import Artifact, AwsOptions, FunctionSpec
 
@@ -27,12 +28,24 @@ def check(spec: FunctionSpec, artifact: Artifact) -> list[Problem]:
         problems.append(Problem(
             field_name,
             f"unzipped size {artifact.unzipped_size} bytes exceeds Lambda's 250 MB limit "
-            f"({UNZIPPED_LIMIT} bytes, layers included): trim the package or move dependencies to a layer",
+            f"({UNZIPPED_LIMIT} bytes, layers included): trim the package or move dependencies to a layer"
+            + _dependencies_weight(artifact),
         ))
     elif artifact.size > DIRECT_UPLOAD_LIMIT and not options.s3_bucket:
         problems.append(Problem(
             "s3-bucket",
             f"the package is {artifact.size} bytes, over Lambda's 50 MB limit for a direct upload "
-            f"({DIRECT_UPLOAD_LIMIT} bytes): set the `s3-bucket` input to upload it through S3",
+            f"({DIRECT_UPLOAD_LIMIT} bytes): set the `s3-bucket` input to upload it through S3"
+            + _dependencies_weight(artifact),
         ))
     return problems
+
+
+def _dependencies_weight(artifact: Artifact) -> str:
+    """What the installed dependencies weigh, biggest first, so the user knows what to trim."""
+    if not artifact.distributions:
+        return ""
+    return (
+        f". Unzipped, {render.size_split(artifact)}; the biggest installed packages: "
+        f"{render.largest_dependencies(artifact)}"
+    )

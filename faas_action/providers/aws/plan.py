@@ -83,6 +83,13 @@ def plan(calls: LambdaCalls, spec: FunctionSpec, artifact: Artifact) -> Plan:
         # Lambda changes the architecture only together with the code.
         code_update = True
         changes.append(Change("architectures", list(current_arch), list(options.architectures)))
+    wheels_for = "arm64" if artifact.dependencies_platform.startswith("aarch64-") else "x86_64"
+    if artifact.dependencies_platform and not options.architectures and current_arch != (wheels_for,):
+        raise ProviderError(
+            f"{spec.name} runs on {current_arch[0]}, but its dependencies were installed for {wheels_for} "
+            "(`architectures` not given: x86_64 is assumed)",
+            hint=f"set `architectures: {current_arch[0]}`",
+        )
     current_tags = dict(current.get("Tags") or {})
     new_tags = {k: v for k, v in (options.tags or {}).items() if current_tags.get(k) != v}
     if new_tags:
