@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 from . import dependencies, inputs, userfiles
 from .errors import Problem
 from .models import (
+    UNRESERVED,
     AwsOptions,
     AzureOptions,
     DependencySpec,
@@ -36,6 +37,10 @@ APPLIES_TO: dict[str, tuple[str, ...]] = {
         for name in (
             "handler", "role", "architectures", "layers", "subnet-ids", "security-group-ids",
             "tracing", "tags", "publish", "alias", "s3-bucket",
+            "image-uri", "image-command", "image-entrypoint", "image-working-directory",
+            "function-url", "function-url-cors", "reserved-concurrency", "provisioned-concurrency",
+            "ephemeral-storage", "dead-letter-arn", "kms-key-arn", "log-format", "log-group",
+            "snap-start", "file-system-configs", "force",
         )
     },
     **{
@@ -277,6 +282,18 @@ AWS_RESERVED_ENV = {
     "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
 }
 S3_BUCKET = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
+AWS_IMAGE_URI = (
+    r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?"
+    r"/[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})"
+)
+AWS_QUEUE_OR_TOPIC = r"arn:aws[a-z-]*:(sqs|sns):[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}"
+AWS_KMS_KEY = r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]{1,128}"
+AWS_ACCESS_POINT = r"arn:aws[a-z-]*:elasticfilesystem:[a-z0-9-]+:\d{12}:access-point/fsap-[a-f0-9]{17}"
+AWS_MOUNT_PATH = r"/mnt/[A-Za-z0-9_.-]{1,155}"
+AWS_LOG_GROUP = r"[.\-_/#A-Za-z0-9]{1,512}"
+AWS_CORS_LISTS = ("AllowHeaders", "AllowMethods", "AllowOrigins", "ExposeHeaders")
+CLEAR = "none"  # the input value that removes a list or optional setting
 AZURE_SITE = r"[A-Za-z0-9][A-Za-z0-9-]{0,58}[A-Za-z0-9]?"
 AZURE_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 AZURE_RG = r"[-\w._()]{1,90}"
@@ -336,22 +353,169 @@ def _aws(f: _Fields, environ: Mapping[str, str]) -> AwsOptions | None:
         timeout_s=f.integer("timeout", 1, 900, " seconds"),
         description=f.text("description", r"(?s).{0,256}", "at most 256 characters"),
         architectures=f.items("architectures", r"x86_64|arm64", "x86_64 or arm64"),
-        layers=f.items("layers", AWS_LAYER, "a layer version ARN"),
-        subnet_ids=f.items("subnet-ids", r"subnet-[0-9a-f]{8,17}", "a subnet id"),
-        security_group_ids=f.items("security-group-ids", r"sg-[0-9a-f]{8,17}", "a security group id"),
         tracing=f.choice("tracing", ("Active", "PassThrough")),
         tags=frozen_map(f.mapping("tags", r"[\w.:/=+@ -]{1,128}", "a valid tag key")),
         s3_bucket=f.text("s3-bucket", S3_BUCKET, "an S3 bucket name"),
         publish=True if publish is None else publish,
         alias=alias,
+        **_aws_more(f, alias, publish),
     )
     if options.architectures and len(options.architectures) > 1:
         f.problem("architectures", "Lambda takes exactly one architecture")
     if options.layers and len(options.layers) > 5:
         f.problem("layers", "Lambda takes at most 5 layers")
-    if bool(options.subnet_ids) != bool(options.security_group_ids):
-        f.problem("subnet-ids", "set `subnet-ids` and `security-group-ids` together")
     return options
+
+
+def _aws_more(f: _Fields, alias: str | None, publish: bool | None) -> dict[str, Any]:
+    """The Lambda settings of issue 14 (images, URLs, concurrency, clearing with `none`) and their
+    rules, as AwsOptions fields; layers and the VPC are read here too, for their `none`."""
+    image_uri = f.text("image-uri", AWS_IMAGE_URI, "an ECR image URI such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:tag or repo@sha256:<digest>")
+    image = f.given("image-uri")
+    for name in ("handler", "runtime", "layers"):
+        if image and f.given(name):
+            f.problem(name, "does not apply to a container image (`image-uri`): the image provides it")
+    image_config = {
+        "image_command": _aws_lines(f, "image-command"),
+        "image_entrypoint": _aws_lines(f, "image-entrypoint"),
+        "image_working_directory": "" if _cleared(f, "image-working-directory") else f.text("image-working-directory", r"/?[^\s]{0,999}", "a directory path"),
+    }
+    for name in ("image-command", "image-entrypoint", "image-working-directory"):
+        if f.given(name) and not image:
+            f.problem(name, "applies only to a container image: set `image-uri`")
+
+    subnets_cleared, groups_cleared = _cleared(f, "subnet-ids"), _cleared(f, "security-group-ids")
+    subnet_ids = () if subnets_cleared else f.items("subnet-ids", r"subnet-[0-9a-f]{8,17}", "a subnet id")
+    groups = () if groups_cleared else f.items("security-group-ids", r"sg-[0-9a-f]{8,17}", "a security group id")
+    if subnets_cleared:
+        if f.given("security-group-ids") and not groups_cleared:
+            f.problem("security-group-ids", "leave it empty with `subnet-ids: none` (that detaches the function from its VPC)")
+        groups = ()
+    elif groups_cleared:
+        f.problem("security-group-ids", "`none` detaches the VPC only together with `subnet-ids: none`")
+    elif f.given("subnet-ids") != f.given("security-group-ids"):
+        f.problem("subnet-ids", "set `subnet-ids` and `security-group-ids` together")
+
+    file_systems = _aws_file_systems(f)
+    reserved = UNRESERVED if _cleared(f, "reserved-concurrency") else f.integer("reserved-concurrency", 0, 1_000_000)
+    provisioned = f.integer("provisioned-concurrency", 0, 1_000_000)
+    if f.given("provisioned-concurrency") and not alias:
+        f.problem("provisioned-concurrency", "provisioned concurrency is set on an alias: set `alias` too")
+    function_url = f.choice("function-url", ("iam", "public"))
+    cors = _aws_cors(f)
+    if f.given("function-url-cors") and not f.given("function-url"):
+        f.problem("function-url-cors", "applies with `function-url` (iam or public)")
+    force = f.boolean("force") or False
+    if force and publish is False:
+        f.problem("force", "`force` publishes a new version: it needs `publish: true`")
+    return {
+        "layers": () if _cleared(f, "layers") else f.items("layers", AWS_LAYER, "a layer version ARN"),
+        "subnet_ids": subnet_ids,
+        "security_group_ids": groups,
+        "image_uri": image_uri,
+        **image_config,
+        "dead_letter_arn": "" if _cleared(f, "dead-letter-arn") else f.text("dead-letter-arn", AWS_QUEUE_OR_TOPIC, "an SQS queue or SNS topic ARN"),
+        "kms_key_arn": "" if _cleared(f, "kms-key-arn") else f.text("kms-key-arn", AWS_KMS_KEY, "a KMS key ARN"),
+        "file_system_configs": file_systems,
+        "ephemeral_storage_mb": f.integer("ephemeral-storage", 512, 10240, " MB"),
+        "log_format": f.choice("log-format", ("Text", "JSON")),
+        "log_group": f.text("log-group", AWS_LOG_GROUP, "a log group name"),
+        "snap_start": f.choice("snap-start", ("PublishedVersions", "None")),
+        "function_url": function_url,
+        "function_url_cors": frozen_map(cors),
+        "reserved_concurrency": reserved,
+        "provisioned_concurrency": provisioned,
+        "force": force,
+    }
+
+
+def _cleared(f: _Fields, name: str) -> bool:
+    """Is the input the word `none` (remove the setting)? An empty input leaves it alone."""
+    value = f.raw.get(name)
+    return isinstance(value, str) and value.strip().lower() == CLEAR
+
+
+def _aws_lines(f: _Fields, name: str) -> tuple[str, ...] | None:
+    """A command-style list: a YAML list, a JSON/YAML flow list `["a", "b"]`, or one item per line
+    (no comma splitting: arguments may hold commas). `none` gives the empty list."""
+    value = f.raw.get(name)
+    if value is None or value == "":
+        return None
+    if _cleared(f, name):
+        return ()
+    if isinstance(value, str) and value.strip().startswith("["):
+        import yaml  # here, not at the top: most runs never need it
+
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError:
+            f.problem(name, "is not a valid list")
+            return None
+    if isinstance(value, dict) or (isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value)):
+        f.problem(name, "expected a list of strings")
+        return None
+    parts = value if isinstance(value, list) else str(value).splitlines()
+    return tuple(str(p).strip() for p in parts if str(p).strip())
+
+
+def _aws_file_systems(f: _Fields) -> tuple[tuple[str, str], ...] | None:
+    if _cleared(f, "file-system-configs"):
+        return ()
+    lines = f.items("file-system-configs")
+    if lines is None:
+        return None
+    configs = []
+    for line in lines:
+        arn, _, mount = line.partition("=")
+        arn, mount = arn.strip(), mount.strip()
+        if not re.fullmatch(AWS_ACCESS_POINT, arn) or not re.fullmatch(AWS_MOUNT_PATH, mount):
+            f.problem("file-system-configs", f"{line!r} is not `access-point-arn=/mnt/path` (an EFS access point ARN and a path under /mnt/)")
+            continue
+        configs.append((arn, mount))
+    if len(configs) > 1:
+        f.problem("file-system-configs", "Lambda mounts at most one file system")
+    return tuple(configs) if len(configs) == len(lines) else None
+
+
+def _aws_cors(f: _Fields) -> dict[str, Any] | None:
+    """`function-url-cors`: a mapping in Lambda's Cors shape (YAML, or a YAML/JSON string); `none`
+    gives the empty mapping, which clears it."""
+    value = f.raw.get("function-url-cors")
+    if value is None or value == "":
+        return None
+    if _cleared(f, "function-url-cors"):
+        return {}
+    if isinstance(value, str):
+        import yaml  # here, not at the top: most runs never need it
+
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError:
+            value = None
+    if not isinstance(value, dict):
+        f.problem("function-url-cors", "expected a mapping in Lambda's Cors shape, e.g. AllowOrigins: ['https://example.com']")
+        return None
+    cors: dict[str, Any] = {}
+    for key, item in value.items():
+        if key in AWS_CORS_LISTS:
+            items = item if isinstance(item, list) else [item]
+            if not all(isinstance(i, str) and i for i in items):
+                f.problem("function-url-cors", f"{key} must be a list of strings")
+                continue
+            cors[key] = tuple(items)
+        elif key == "AllowCredentials":
+            if not isinstance(item, bool) and str(item).lower() not in ("true", "false"):
+                f.problem("function-url-cors", "AllowCredentials must be true or false")
+                continue
+            cors[key] = item if isinstance(item, bool) else str(item).lower() == "true"
+        elif key == "MaxAge":
+            if not str(item).isdigit() or not 0 <= int(item) <= 86400:
+                f.problem("function-url-cors", "MaxAge must be a number of seconds, 0 to 86400")
+                continue
+            cors[key] = int(item)
+        else:
+            f.problem("function-url-cors", f"unknown key {key!r} (Lambda's Cors keys: AllowCredentials, {', '.join(AWS_CORS_LISTS)}, MaxAge)")
+    return cors
 
 
 def _azure(f: _Fields, environ: Mapping[str, str]) -> AzureOptions:
@@ -542,6 +706,9 @@ def load(
         labels.append(label)
     if not providers_in_run and not problems and not specs:
         problems.append(Problem("provider", "required: aws, azure or gcp"))
+    outs = [spec.package_out for spec in specs if spec.package_out is not None]
+    for path in sorted({p for p in outs if outs.count(p) > 1}):
+        problems.append(Problem("package-out", f"several functions would write {path.relative_to(workspace)}: give each its own path"))
     return Config(
         dry_run=bool(dry_run),
         specs=tuple(specs),  # the valid ones: main still packages them to report every problem at once
@@ -613,7 +780,11 @@ def _spec(
     if name is None and not f.given("function-name"):
         f.problem("function-name", "required")
 
-    source, package = _code_location(f, workspace, defaults)
+    if provider == "aws" and f.given("image-uri"):
+        source, package = _no_code(f, defaults)  # the image is the code: nothing to package
+    else:
+        source, package = _code_location(f, workspace, defaults)
+    package_out = _package_out(f, workspace, package)
     environment = _environment(f, provider)
     mode = f.choice("environment-mode", ("merge", "replace")) or "merge"
     wait = f.integer("wait-timeout", 1, 6 * 3600, " seconds")
@@ -632,6 +803,7 @@ def _spec(
         wait_timeout_s=float(wait or 900),
         github=github,
         dependencies=python_dependencies,
+        package_out=package_out,
     ), None
 
 
@@ -724,6 +896,34 @@ def dependency_secrets(raws: list[dict[str, Any]], environ: Mapping[str, str], w
     if not files and not any(raw.get("dependencies") for raw in raws):
         return []
     return dependencies.secrets(environ, files)
+
+
+def _no_code(f: _Fields, defaults: Mapping[str, str]) -> tuple[None, None]:
+    """A container-image function: `source` and `package` have nothing to say."""
+    if f.given("package"):
+        f.problem("package", "give `image-uri` or `package`, not both")
+    if (f.text("source") or ".") != defaults.get("source", "."):
+        f.problem("source", "give `image-uri` or `source`, not both (an image function has nothing to package)")
+    if f.given("package-out"):
+        f.problem("package-out", "an image function builds no zip to write")
+    return None, None
+
+
+def _package_out(f: _Fields, workspace: Path, package: Path | None) -> Path | None:
+    """Where to write a copy of the built zip: a file path inside the workspace."""
+    value = f.text("package-out")
+    if value is None or f.given("image-uri"):
+        return None
+    if package is not None or f.given("package"):
+        f.problem("package-out", "writes the zip built from `source`; with `package` that zip is already a file")
+        return None
+    path = _inside(f, "package-out", value, workspace)
+    if path is None:
+        return None
+    if path == workspace or path.is_dir():
+        f.problem("package-out", f"{value!r} is a directory: name the zip file to write, e.g. dist/function.zip")
+        return None
+    return path
 
 
 def _code_location(f: _Fields, workspace: Path, defaults: Mapping[str, str]) -> tuple[Path | None, Path | None]:

@@ -17,7 +17,7 @@ import threading
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Iterator, Mapping
 
@@ -109,6 +109,7 @@ def _run(runner: Runner, environ: Mapping[str, str], clock: Clock, cancel: threa
         _package(location.source, location.package, module, runner, state, problems, location.label)
     if problems:
         raise InputError(problems)
+    _write_package_copies(runner, state)
 
     # Side by side, each function keeps its own log, printed as one group when it ends.
     side_by_side = len(state.jobs) > 1 and cfg.max_parallel > 1
@@ -194,6 +195,15 @@ def _dependencies_installed(spec: FunctionSpec, runner: Runner, environ: Mapping
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _write_package_copies(runner: Runner, state: RunState) -> None:
+    """`package-out`: a copy of each built zip where its function asked (dry run too); the
+    artifact then says where, for the `package-path` output."""
+    for index, job in enumerate(state.jobs):
+        if job.spec.package_out is not None and job.artifact is not None:
+            copied_to = package.export(job.artifact, job.spec.package_out, runner.workspace)
+            state.jobs[index] = replace(job, artifact=replace(job.artifact, copied_to=copied_to))
+
+
 def _labelled(problems, label: str) -> list[Problem]:
     """Problems of one function of several, each naming it."""
     if not label:
@@ -251,6 +261,8 @@ def _deploy_one(runner: Runner, clock: Clock, state: RunState, index: int, provi
                 f"faas-action: {spec.provider} function {spec.name}: package {render.human_size(artifact.size)}, "
                 f"{artifact.file_count} files, sha256 {artifact.sha256}" + (" (dry run)" if state.dry_run else "")
             )
+        else:
+            log.info(f"faas-action: {spec.provider} function {spec.name}: nothing to package" + (" (dry run)" if state.dry_run else ""))
         plan = provider.plan(spec, artifact)
         log.info(render.plan_text(plan))
         if artifact is not None and artifact.dependencies_platform:

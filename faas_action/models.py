@@ -54,6 +54,32 @@ class AwsOptions:
     s3_bucket: str | None = None
     publish: bool = True
     alias: str | None = None
+    # Container-image functions (PackageType Image): the ECR image instead of a zip.
+    image_uri: str | None = None
+    image_command: tuple[str, ...] | None = None
+    image_entrypoint: tuple[str, ...] | None = None
+    image_working_directory: str | None = None
+    # Settings a `none` input clears: '' or () then means "remove it".
+    dead_letter_arn: str | None = None
+    kms_key_arn: str | None = None
+    file_system_configs: tuple[tuple[str, str], ...] | None = None  # (access point ARN, mount path)
+    ephemeral_storage_mb: int | None = None
+    log_format: str | None = None
+    log_group: str | None = None
+    snap_start: str | None = None
+    # Function URL: 'iam' or 'public'; Cors in Lambda's shape (an empty mapping clears it).
+    function_url: str | None = None
+    function_url_cors: Mapping[str, Any] | None = None
+    reserved_concurrency: int | None = None  # UNRESERVED removes the reservation
+    provisioned_concurrency: int | None = None  # 0 removes it (on the alias)
+    force: bool = False
+
+    @property
+    def is_image(self) -> bool:
+        return self.image_uri is not None
+
+
+UNRESERVED = -1  # `reserved-concurrency: none`: remove the function's reservation
 
 
 @dataclass(frozen=True)
@@ -143,6 +169,7 @@ class FunctionSpec:
     wait_timeout_s: float = 900.0
     github: GitHubContext = GitHubContext()
     dependencies: DependencySpec | None = None
+    package_out: Path | None = None  # also write the built zip here (inside the workspace)
 
 
 @dataclass(frozen=True)
@@ -173,6 +200,7 @@ class Artifact:
     dependencies_size: int = 0
     dependencies_python: str = ""
     dependencies_platform: str = ""
+    copied_to: str = ""  # where `package-out` wrote a copy, relative to the workspace
 
     @property
     def source_size(self) -> int:

@@ -2,7 +2,8 @@
 
 Owns: which files go in (ignore files in gitignore syntax, the always-excluded credentials and
 VCS folders, symlink rules), how they are stored (sorted names, fixed 1980-01-01 timestamps,
-normalised modes, each entry deflated or stored) and the artifact's hashes and sizes.
+normalised modes, each entry deflated or stored), the artifact's hashes and sizes, and a copy
+written where the user asked (`export`, for `package-out`).
 Must not: know any cloud API or size limit of a provider (providers check those on the Artifact),
 or hold a big file whole in memory.
 
@@ -35,6 +36,7 @@ import hashlib
 import heapq
 import os
 import queue
+import shutil
 import stat
 import struct
 import sys
@@ -758,6 +760,48 @@ def describe(path: Path) -> Artifact:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
     return _artifact(path, ZipStats(len(infos), sum(i.file_size for i in infos)), digest)
+
+
+def export(artifact: Artifact, destination: Path, workspace: Path) -> str:
+    """Copy the built zip to `destination`, a file path inside the workspace (config.py checked),
+    creating the folders it needs; return the path relative to the workspace.
+
+    Exactly that file (and those folders) is written: through a temporary name beside it and a
+    rename, so a failure leaves no half-written zip. The container runs as root but the job's
+    later steps do not, so what this creates takes the workspace's owner: the runner can read,
+    move and delete it (no root-owned leftovers in the checkout)."""
+    workspace = workspace.resolve()
+    destination = destination.resolve()
+    if workspace not in destination.parents:
+        raise PackagingError(f"package-out {destination} is not inside the workspace {workspace}")
+    created = []
+    folder = destination.parent
+    while not folder.exists():
+        created.append(folder)
+        folder = folder.parent
+    temporary = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
+    try:
+        for folder in reversed(created):
+            folder.mkdir()
+        shutil.copyfile(artifact.path, temporary)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, destination)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise PackagingError(f"could not write package-out {destination}: {exc}") from exc
+    _give_to_owner_of(workspace, [*reversed(created), destination])
+    return destination.relative_to(workspace).as_posix()
+
+
+def _give_to_owner_of(workspace: Path, paths: list[Path]) -> None:
+    owner = workspace.stat()
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return  # not root: what we create is already ours, and the runner's
+    for path in paths:
+        try:
+            os.chown(path, owner.st_uid, owner.st_gid)
+        except OSError:
+            pass  # a file system without ownership (some mounts): nothing better to do
 
 
 def _artifact(path: Path, stats: ZipStats, digest: Any) -> Artifact:

@@ -164,9 +164,12 @@ def function_outputs(outcome: Outcome) -> dict[str, str]:
         "version": result.version if result else "",
         "url": result.url if result else "",
         "changed": "true" if outcome.changed else "false",
-        "code-sha256": artifact.sha256 if artifact else "",
+        # Nothing packaged (a container image): the digest the plan resolved, unless the deploy reports one.
+        "code-sha256": artifact.sha256 if artifact else (outcome.plan.code_sha256_new if outcome.plan else ""),
         "package-size": str(artifact.size) if artifact else "",
     }
+    if artifact is not None and artifact.copied_to:
+        outputs["package-path"] = artifact.copied_to
     if result is not None:
         outputs.update(result.outputs)
     return outputs

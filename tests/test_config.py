@@ -171,7 +171,7 @@ def test_config_file_errors(ws, content, fragment):
 
 
 def test_every_action_input_is_known_to_config():
-    common = {"provider", "function-name", "source", "package", "config", "dry-run", "environment",
+    common = {"provider", "function-name", "source", "package", "package-out", "config", "dry-run", "environment",
               "environment-mode", "wait-timeout", *config.FILE_RUN_KEYS,
               # AWS and Azure; on GCP an error of its own (Cloud Build installs them there)
               "dependencies", "dependencies-platform", "dependencies-cache"}

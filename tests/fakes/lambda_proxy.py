@@ -11,6 +11,8 @@ and, following Lambda's public REST contract:
 - injects scripted error replies (409 conflicts, 429 throttling) in front of chosen calls;
 - plays Lambda's lifecycle in time when asked (`lifecycle`): after a create or an update the
   function is busy (Pending / InProgress) for some seconds, and a mutation meanwhile gets 409.
+- plays what moto ignores of Lambda's contract (settings, function URLs and policies per alias,
+  provisioned concurrency): see lambda_contract.py.
 It records every request so tests can assert which calls were (not) made.
 """
 
@@ -26,6 +28,8 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
+
+from tests.fakes.lambda_contract import LambdaContract
 
 FUNCTION_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/?]+)(?P<rest>/[^?]*)?")
 
@@ -52,7 +56,7 @@ class Fault:
     extra: dict
 
 
-class LambdaProxy:
+class LambdaProxy(LambdaContract):
     def __init__(self, upstream: str) -> None:
         parts = urlsplit(upstream)
         self.upstream_host = parts.hostname
@@ -65,6 +69,7 @@ class LambdaProxy:
         self.busy_seconds = 0.0
         self.busy_until: dict[str, tuple[float, str]] = {}
         self.lock = threading.Lock()
+        self._contract_init()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -154,6 +159,10 @@ class LambdaProxy:
             payload = {"Type": "User", "message": fault.message, **fault.extra}
             return self._reply(handler, fault.status, {"x-amzn-ErrorType": fault.error_type}, json.dumps(payload).encode())
 
+        played = self._contract_serve(handler.command, path, body if isinstance(body, dict) else {})
+        if played:
+            return self._reply(handler, *played)
+
         match = FUNCTION_PATH.match(path)
         name = unquote(match["name"]).split(":")[0] if match else None
         rest = (match["rest"] or "") if match else ""
@@ -171,6 +180,7 @@ class LambdaProxy:
                 return self._reply(handler, *error)
 
         status, headers, data = self._forward(handler, raw)
+        data = self._contract_reply(handler.command, path, body if isinstance(body, dict) else {}, status, data)
         if match and 200 <= status < 300 and data:
             data = self._decorate(handler.command, name, rest, match["name"], data)
         if match and handler.command == "PUT" and rest in ("/code", "/configuration") and 200 <= status < 300 and self.busy_seconds:

@@ -4,6 +4,11 @@ Split along its seams:
 - `session`: credentials and clients (`connect`);
 - `limits`: Lambda's size limits, checked on the Artifact before any call (`check`);
 - `client`: bounded calls and waits, the reads shared by plan and apply, error mapping;
+- `configuration`: the configuration fields wanted, and one normaliser (Lambda's defaults filled
+  in) for the plan diff and the version snapshot;
+- `image`: an ECR image URI and the digest its tag names now;
+- `url`, `concurrency`: the function URL (and a public one's permissions), reserved and
+  provisioned concurrency: planned from plan's reads, applied by apply;
 - `plan`: reading the function into a Plan (only reads);
 - `apply`: the only code that changes the function;
 - `provider`: the object main.py talks to.

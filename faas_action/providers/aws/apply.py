@@ -1,7 +1,9 @@
 """Applying a Lambda Plan: the only code that changes a function.
 
-Owns: create or update (code through the request or a content-addressed S3 object), a wait
-after every mutation, the publish guarded by CodeSha256 and RevisionId, and moving the alias.
+Owns: create or update (code through the request, a content-addressed S3 object or an ECR image),
+a wait after every mutation, reserved concurrency, the publish guarded by CodeSha256 and
+RevisionId, moving the alias, then the alias's provisioned concurrency (waited for until READY)
+and the function URL (url.py, concurrency.py carry those out).
 Must not: decide what to change (the Plan did) or call Lambda except through LambdaCalls.
 """
 
@@ -15,8 +17,10 @@ from ...errors import ProviderError
 from ...models import Artifact, AwsOptions, DeployResult, FunctionSpec, Plan
 from ..base import Deadline
 from .client import LambdaCalls, cause_code, error_code, provider_error, revision_of, unqualified, with_revision
+from .concurrency import apply_provisioned, apply_reserved
 from .limits import DIRECT_UPLOAD_LIMIT, options_of
 from .plan import LambdaState
+from .url import PUBLIC_WARNING, apply_url
 
 S3_KEY_PREFIX = "faas-action"
 
@@ -30,13 +34,14 @@ class Applier:
         self.s3_factory = s3_factory
         self.log = calls.log
 
-    def apply(self, plan: Plan, spec: FunctionSpec, artifact: Artifact) -> DeployResult:
+    def apply(self, plan: Plan, spec: FunctionSpec, artifact: Artifact | None) -> DeployResult:
+        """Carry out the plan; `artifact` is None for a container-image function."""
         state: LambdaState = plan.state
         options = options_of(spec)
         deadline = Deadline(self.calls.clock, spec.wait_timeout_s, f"deploying Lambda function {spec.name}")
         if plan.action == "none":
             version = state.reuse_version or "$LATEST"
-            return result_of(spec, state, state.function_arn, version, changed=False)
+            return result_of(spec, state, state.function_arn, version, changed=False, code_sha=state.code_sha256)
 
         call, wait = self.calls.call, self.calls.wait
         code_sha = state.code_sha256
@@ -47,7 +52,7 @@ class Applier:
             reply = call(deadline, self.client.create_function, **params)
             function_arn = unqualified(reply["FunctionArn"])
             revision = reply.get("RevisionId")
-            code_sha = reply.get("CodeSha256", artifact.sha256)
+            code_sha = reply.get("CodeSha256") or state.expected_sha256
             revision = revision_of(wait(deadline, spec.name)) or revision
         else:
             function_arn = state.function_arn
@@ -58,7 +63,7 @@ class Applier:
                 if options.architectures:
                     params["Architectures"] = list(options.architectures)
                 reply = call(deadline, self.client.update_function_code, **with_revision(params, revision))
-                code_sha = reply.get("CodeSha256", artifact.sha256)
+                code_sha = reply.get("CodeSha256") or state.expected_sha256
                 revision = revision_of(wait(deadline, spec.name)) or reply.get("RevisionId")
             if state.config_update:
                 self.log.info(f"Updating configuration of {spec.name}: {', '.join(sorted(state.config_update))}")
@@ -67,23 +72,41 @@ class Applier:
                 revision = revision_of(wait(deadline, spec.name)) or reply.get("RevisionId")
             if state.tags:
                 call(deadline, self.client.tag_resource, Resource=function_arn, Tags=dict(state.tags))
-        if code_sha and code_sha != artifact.sha256:
-            raise ProviderError(
-                f"Lambda reports CodeSha256 {code_sha} for {spec.name}, but the package is {artifact.sha256}",
-                hint="the upload was altered on the way; nothing was published",
-            )
+        self._check_code(spec, options, code_sha, state.expected_sha256)
+        apply_reserved(self.calls, spec.name, state.concurrency, deadline)
 
         version = "$LATEST"
         if state.publish:
-            version = self._publish(spec, deadline, artifact.sha256, revision)
+            version = self._publish(spec, deadline, code_sha, revision)
         elif state.reuse_version:
             version = state.reuse_version
+        alias_moved = False
         if state.alias:
-            self._point_alias(spec.name, state, version, deadline)
-        return result_of(spec, state, function_arn, version, changed=True)
+            alias_moved = self._point_alias(spec.name, state, version, deadline)
+            apply_provisioned(self.calls, spec.name, state.alias, state.concurrency, alias_moved, spec.wait_timeout_s)
+        url = state.url
+        if state.url_plan is not None:
+            url = apply_url(self.calls, spec.name, state.url_plan, deadline)
+        return result_of(spec, state, function_arn, version, changed=True, code_sha=code_sha, url=url)
 
-    def _code_source(self, spec: FunctionSpec, options: AwsOptions, artifact: Artifact, deadline: Deadline) -> dict[str, Any]:
-        """The request's code: the zip's bytes, or its content-addressed S3 object (uploaded once)."""
+    def _check_code(self, spec: FunctionSpec, options: AwsOptions, code_sha: str | None, expected: str | None) -> None:
+        """The code Lambda holds now is the code this run meant to deploy."""
+        if not code_sha or not expected or code_sha == expected:
+            return
+        if options.is_image:
+            # The tag moved between plan and apply: Lambda took what the tag names now.
+            self.log.warning(f"{options.image_uri} resolved to {code_sha}, not {expected} as planned: the tag was pushed again meanwhile")
+            return
+        raise ProviderError(
+            f"Lambda reports CodeSha256 {code_sha} for {spec.name}, but the package is {expected}",
+            hint="the upload was altered on the way; nothing was published",
+        )
+
+    def _code_source(self, spec: FunctionSpec, options: AwsOptions, artifact: Artifact | None, deadline: Deadline) -> dict[str, Any]:
+        """The request's code: the image, the zip's bytes, or its content-addressed S3 object (uploaded once)."""
+        if options.image_uri:
+            return {"ImageUri": options.image_uri}
+        assert artifact is not None
         if artifact.size <= DIRECT_UPLOAD_LIMIT:
             return {"ZipFile": artifact.path.read_bytes()}
         bucket = options.s3_bucket
@@ -103,14 +126,14 @@ class Applier:
                 raise ProviderError(f"upload to s3://{bucket}/{key} failed: {upload_error}") from upload_error
         return {"S3Bucket": bucket, "S3Key": key}
 
-    def _publish(self, spec: FunctionSpec, deadline: Deadline, sha256: str, revision: str | None) -> str:
+    def _publish(self, spec: FunctionSpec, deadline: Deadline, sha256: str | None, revision: str | None) -> str:
         github = spec.github
         description = " ".join(filter(None, [
             f"sha {github.sha}" if github.sha else "",
             f"ref {github.ref}" if github.ref else "",
             github.run_url,
         ]))[:256] or "published by faas-action"
-        params = with_revision({"FunctionName": spec.name, "CodeSha256": sha256, "Description": description}, revision)
+        params = with_revision({"FunctionName": spec.name, "Description": description, **({"CodeSha256": sha256} if sha256 else {})}, revision)
         try:
             reply = self.calls.call(deadline, self.client.publish_version, **params)
         except ProviderError as exc:
@@ -126,15 +149,16 @@ class Applier:
         self.calls.wait(deadline, f"{spec.name}:{version}", waiters=("published_version_active",))
         return version
 
-    def _point_alias(self, name: str, state: LambdaState, version: str, deadline: Deadline) -> None:
+    def _point_alias(self, name: str, state: LambdaState, version: str, deadline: Deadline) -> bool:
+        """Create the alias or move it to `version`; True when it moved (or was created)."""
         call = self.calls.call
         if state.alias_exists:
             if state.alias_version == version:
-                return
+                return False
             params = with_revision({"FunctionName": name, "Name": state.alias, "FunctionVersion": version}, state.alias_revision_id)
             self.log.info(f"Moving alias {state.alias}: {state.alias_version} -> {version}")
             call(deadline, self.client.update_alias, **params)
-            return
+            return True
         self.log.info(f"Creating alias {state.alias} -> {version}")
         try:
             call(deadline, self.client.create_alias, FunctionName=name, Name=state.alias, FunctionVersion=version, retry_conflicts=False)
@@ -144,20 +168,22 @@ class Applier:
                 call(deadline, self.client.update_alias, FunctionName=name, Name=state.alias, FunctionVersion=version)
             else:
                 raise
+        return True
 
 
-def result_of(spec: FunctionSpec, state: LambdaState, function_arn: str, version: str, changed: bool) -> DeployResult:
+def result_of(
+    spec: FunctionSpec, state: LambdaState, function_arn: str, version: str, changed: bool,
+    code_sha: str | None, url: str | None = None,
+) -> DeployResult:
     options = options_of(spec)
     alias_arn = f"{function_arn}:{options.alias}" if options.alias else ""
     qualified = f"{function_arn}:{version}" if version and version != "$LATEST" else ""
-    return DeployResult(
-        function_id=function_arn,
-        changed=changed,
-        version=version,
-        url=state.url,
-        outputs={
-            "function-arn": function_arn,
-            "version-id": qualified,
-            "alias-id": alias_arn,
-        },
-    )
+    url = state.url if url is None else url
+    outputs = {"function-arn": function_arn, "version-id": qualified, "alias-id": alias_arn}
+    if options.is_image:
+        # Nothing was packaged: the code is the image, and its hash is the digest Lambda reports.
+        outputs.update({"code-sha256": code_sha or "", "package-size": ""})
+    summary = ""
+    if options.function_url == "public" and url:
+        summary = f"> [!WARNING]\n> `{spec.name}`: the function URL {url} is public: {PUBLIC_WARNING}.\n"
+    return DeployResult(function_id=function_arn, changed=changed, version=version, url=url, outputs=outputs, summary=summary)

@@ -10,6 +10,7 @@ except through the injected clock.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable, Mapping
 
 from botocore import xform_name
@@ -19,6 +20,7 @@ from ...errors import ProviderError
 from ..base import Clock, Deadline, Log, backoff_delays
 
 RETRYABLE = {"ResourceConflictException", "TooManyRequestsException", "ThrottlingException", "Throttling"}
+NOT_FOUND = {"ResourceNotFoundException", "ProvisionedConcurrencyConfigNotFoundException"}
 
 
 class LambdaCalls:
@@ -102,12 +104,28 @@ class LambdaCalls:
 
     def url_of(self, name: str, qualifier: str | None, deadline: Deadline) -> str:
         """The function URL of the alias `qualifier`, or of the unqualified function; '' if none."""
-        params = {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})}
+        return (self.url_config(name, qualifier, deadline) or {}).get("FunctionUrl", "")
+
+    def url_config(self, name: str, qualifier: str | None, deadline: Deadline) -> dict | None:
+        """GetFunctionUrlConfig of the alias `qualifier` or of the function; None if it has none."""
+        return self._found(deadline, self.client.get_function_url_config, FunctionName=name, **_qualified(qualifier))
+
+    def policy(self, name: str, qualifier: str | None, deadline: Deadline) -> list[dict]:
+        """The statements of the resource-based policy of the alias `qualifier` or of the function."""
+        found = self._found(deadline, self.client.get_policy, FunctionName=name, **_qualified(qualifier))
+        return json.loads(found["Policy"]).get("Statement", []) if found else []
+
+    def provisioned(self, name: str, qualifier: str, deadline: Deadline) -> dict | None:
+        """GetProvisionedConcurrencyConfig of the alias; None when it has none."""
+        return self._found(deadline, self.client.get_provisioned_concurrency_config, FunctionName=name, Qualifier=qualifier)
+
+    def _found(self, deadline: Deadline, method: Callable[..., dict], **params: Any) -> dict | None:
+        """A read through call(); None when Lambda says there is no such thing."""
         try:
-            return self.call(deadline, self.client.get_function_url_config, **params)["FunctionUrl"]
+            return self.call(deadline, method, **params)
         except ProviderError as exc:
-            if cause_code(exc) == "ResourceNotFoundException":
-                return ""
+            if cause_code(exc) in NOT_FOUND:
+                return None
             raise
 
     def versions(self, name: str) -> list[dict]:
@@ -123,6 +141,10 @@ class LambdaCalls:
 
 
 # -- helpers on botocore's replies and errors ----------------------------------------------------
+
+
+def _qualified(qualifier: str | None) -> dict[str, str]:
+    return {"Qualifier": qualifier} if qualifier else {}
 
 
 def revision_of(response: Mapping[str, Any]) -> str | None:

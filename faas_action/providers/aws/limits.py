@@ -19,8 +19,10 @@ def options_of(spec: FunctionSpec) -> AwsOptions:
     return spec.options
 
 
-def check(spec: FunctionSpec, artifact: Artifact) -> list[Problem]:
-    """Lambda's size limits, checked before any call."""
+def check(spec: FunctionSpec, artifact: Artifact | None) -> list[Problem]:
+    """Lambda's size limits, checked before any call (an image function has no package)."""
+    if artifact is None:
+        return []
     options = options_of(spec)
     field_name = "package" if spec.package else "source"
     problems = []

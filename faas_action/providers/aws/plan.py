@@ -1,9 +1,10 @@
 """Reading a Lambda function into a Plan.
 
 Owns: what the deploy would change (the configuration diff against the deployed values, the code
-hash, tags, publish and alias), the guards apply() relies on (RevisionId, CodeSha256), and the
-no-op rule (a published version is reused only if it serves $LATEST's code and configuration).
-Must not: change anything (only reads, through LambdaCalls).
+hash or image digest, tags, publish and alias, the function URL, reserved and provisioned
+concurrency), the guards apply() relies on (RevisionId, CodeSha256), and the no-op rule (a
+published version is reused only if it serves $LATEST's code and configuration).
+Must not: change anything (only reads, through LambdaCalls and ECR's DescribeImages).
 """
 
 from __future__ import annotations
@@ -11,13 +12,18 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from ...errors import ProviderError
 from ...models import Artifact, AwsOptions, Change, FunctionSpec, Plan, plain
 from ..base import Deadline
+from . import configuration
 from .client import LambdaCalls, unqualified
+from .concurrency import ConcurrencyPlan, plan_concurrency
+from .configuration import serves
+from .image import ImageRef, digest_of
 from .limits import DIRECT_UPLOAD_LIMIT, options_of
+from .url import UrlPlan, plan_url
 
 
 @dataclass(frozen=True)
@@ -27,7 +33,8 @@ class LambdaState:
     exists: bool
     function_arn: str = ""
     revision_id: str | None = None
-    code_sha256: str | None = None
+    code_sha256: str | None = None  # deployed
+    expected_sha256: str | None = None  # the code's hash once uploaded (the zip's, or the image digest when known)
     create_params: Mapping[str, Any] = field(default_factory=dict)
     code_update: bool = False
     config_update: Mapping[str, Any] = field(default_factory=dict)
@@ -38,31 +45,50 @@ class LambdaState:
     alias_version: str | None = None
     alias_revision_id: str | None = None
     url: str = ""  # the alias's function URL, else the unqualified function's (read by plan)
+    url_plan: UrlPlan | None = None  # with `function-url`
+    concurrency: ConcurrencyPlan = ConcurrencyPlan()
 
     @property
     def alias_exists(self) -> bool:
         return self.alias_version is not None
 
 
-def plan(calls: LambdaCalls, spec: FunctionSpec, artifact: Artifact) -> Plan:
-    """Read the function (GetFunction, GetAlias, GetFunctionUrlConfig, and ListVersionsByFunction
-    when nothing changed but the alias does not serve the code) and say what apply() will do."""
+@dataclass(frozen=True)
+class _Reads:
+    """Everything plan() reads, in one round of parallel calls."""
+
+    function: dict | None
+    alias_version: str | None
+    alias_revision: str | None
+    served_config: dict | None
+    url_configs: list[dict | None]  # the alias's (when set), then the function's
+    policy: list[dict]
+    provisioned: dict | None
+    digest: str | None
+
+
+def plan(calls: LambdaCalls, spec: FunctionSpec, artifact: Artifact | None, ecr_factory: Callable[[], Any]) -> Plan:
+    """Read the function (GetFunction, GetAlias, GetFunctionUrlConfig, GetPolicy and
+    GetProvisionedConcurrencyConfig when those inputs are set, ECR's DescribeImages for an image
+    tag, and ListVersionsByFunction when nothing changed but the alias does not serve the code)
+    and say what apply() will do. `artifact` is None for a container-image function."""
     options = options_of(spec)
+    image = ImageRef.parse(options.image_uri) if options.image_uri else None
+    if image is None and artifact is None:
+        raise ValueError("a zip function needs its artifact")  # main.py packages every zip function
     deadline = Deadline(calls.clock, spec.wait_timeout_s, f"reading Lambda function {spec.name}")
-    # Every read the plan may need, in one round trip: the function, the alias, the version
-    # it serves, and the function URLs the outputs report (apply() never changes a URL).
-    qualifiers = ([options.alias] if options.alias else []) + [None]
-    with ThreadPoolExecutor(max_workers=3 + len(qualifiers)) as pool:
-        function = pool.submit(calls.get_function, spec.name)
-        alias = pool.submit(calls.alias, spec.name, options.alias)
-        served = pool.submit(_served_configuration, calls, spec.name, options.alias)
-        urls = [pool.submit(calls.url_of, spec.name, qualifier, deadline) for qualifier in qualifiers]
-        current = function.result()
-        alias_version, alias_revision = alias.result()
-        served_config = served.result()
-        url = next((u for u in (lookup.result() for lookup in urls) if u), "")
-    if current is None:
-        return _plan_create(spec, options, artifact)
+    reads = _read(calls, spec, options, image, ecr_factory, deadline)
+    url = next((c["FunctionUrl"] for c in reads.url_configs if c), "")
+    url_plan, url_changes, url_steps = (
+        plan_url(options, reads.url_configs[0], reads.policy) if options.function_url else (None, [], [])
+    )
+    concurrency, concurrency_changes, concurrency_steps = plan_concurrency(options, reads.function, reads.provisioned)
+    side_changes = url_changes + concurrency_changes
+    new_code_sha = artifact.sha256 if artifact is not None else reads.digest
+    if reads.function is None:
+        return _plan_create(spec, options, artifact, image, new_code_sha, url_plan, concurrency, side_changes, url_steps + concurrency_steps)
+
+    current = reads.function
     config = current["Configuration"]
     if config.get("LastUpdateStatus") == "InProgress" or config.get("State") == "Pending":
         # Someone else's update is running: read the function once it settles, so the diff
@@ -71,47 +97,53 @@ def plan(calls: LambdaCalls, spec: FunctionSpec, artifact: Artifact) -> Plan:
         deadline = Deadline(calls.clock, spec.wait_timeout_s, f"waiting for the update in progress on {spec.name}")
         current = calls.wait(deadline, spec.name)
         config = current["Configuration"]
-    if config.get("PackageType", "Zip") != "Zip":
-        raise ProviderError(
-            f"{spec.name} is a container-image function; a zip cannot replace an image in place",
-            hint="deploy the image with its own tooling, or create a new zip function",
-        )
-    changes, config_update = config_diff(spec, options, config)
-    code_update = config.get("CodeSha256") != artifact.sha256
+    _check_package_type(spec, image, config)
+    changes, config_update = configuration.diff(spec, options, config)
+    code_update = new_code_sha is None or config.get("CodeSha256") != new_code_sha
     current_arch = tuple(config.get("Architectures") or ("x86_64",))
     if options.architectures and tuple(options.architectures) != current_arch:
         # Lambda changes the architecture only together with the code.
         code_update = True
         changes.append(Change("architectures", list(current_arch), list(options.architectures)))
-    wheels_for = "arm64" if artifact.dependencies_platform.startswith("aarch64-") else "x86_64"
-    if artifact.dependencies_platform and not options.architectures and current_arch != (wheels_for,):
+    wheels_for = "arm64" if artifact is not None and artifact.dependencies_platform.startswith("aarch64-") else "x86_64"
+    if artifact is not None and artifact.dependencies_platform and not options.architectures and current_arch != (wheels_for,):
         raise ProviderError(
             f"{spec.name} runs on {current_arch[0]}, but its dependencies were installed for {wheels_for} "
             "(`architectures` not given: x86_64 is assumed)",
             hint=f"set `architectures: {current_arch[0]}`",
         )
+    forced = options.force and not code_update
+    if forced:
+        # Lambda hands back the existing version when nothing changed since it was published; an
+        # upload of the same code counts as a change (the next publish makes a new version).
+        code_update = True
+        changes.append(Change("force", None, "upload the code again and publish a new version"))
     current_tags = dict(current.get("Tags") or {})
     new_tags = {k: v for k, v in (options.tags or {}).items() if current_tags.get(k) != v}
     if new_tags:
         changes.append(Change("tags", {k: current_tags.get(k) for k in new_tags}, new_tags))
+    changes.extend(side_changes)
 
     function_changed = code_update or bool(config_update) or bool(new_tags)
     reuse_version = None
     if options.publish and not function_changed:
-        if served_config is not None and serves(served_config, config):
-            reuse_version = served_config["Version"]  # the alias already serves this code and configuration
+        if reads.served_config is not None and serves(reads.served_config, config):
+            reuse_version = reads.served_config["Version"]  # the alias already serves this code and configuration
         else:
             reuse_version = _published_version_with(calls, spec.name, config)
     publish = options.publish and (function_changed or reuse_version is None)
     target = None if publish else reuse_version
-    alias_moves = bool(options.alias) and (publish or alias_version != target)
+    alias_moves = bool(options.alias) and (publish or reads.alias_version != target)
     if alias_moves and not publish:
-        changes.append(Change(f"alias {options.alias}", alias_version, target))
+        changes.append(Change(f"alias {options.alias}", reads.alias_version, target))
+    side_changed = (url_plan is not None and url_plan.changed) or concurrency.changed
 
-    action = "update" if (function_changed or publish or alias_moves) else "none"
+    action = "update" if (function_changed or publish or alias_moves or side_changed) else "none"
     steps = []
+    if forced:
+        steps.append("force: upload the same code again so that Lambda publishes a new version")
     if code_update:
-        steps.append("update code" + (" via S3" if artifact.size > DIRECT_UPLOAD_LIMIT else ""))
+        steps.append(_code_step(artifact, image))
     if config_update:
         steps.append("update configuration: " + ", ".join(sorted(config_update)))
     if new_tags:
@@ -119,7 +151,11 @@ def plan(calls: LambdaCalls, spec: FunctionSpec, artifact: Artifact) -> Plan:
     if publish:
         steps.append("publish a new version")
     if alias_moves:
-        steps.append(f"{'move' if alias_version is not None else 'create'} alias {options.alias}")
+        steps.append(f"{'move' if reads.alias_version is not None else 'create'} alias {options.alias}")
+        if concurrency.provisioned is None and concurrency.provisioned_configured:
+            steps.append(f"wait until the provisioned concurrency of alias {options.alias} is READY on the new version")
+    steps.extend(concurrency_steps)
+    steps.extend(url_steps)
     if action == "none":
         steps.append(f"nothing to do: version {reuse_version or '$LATEST'} already serves this code")
     state = LambdaState(
@@ -127,15 +163,18 @@ def plan(calls: LambdaCalls, spec: FunctionSpec, artifact: Artifact) -> Plan:
         function_arn=unqualified(config["FunctionArn"]),
         revision_id=config.get("RevisionId"),
         code_sha256=config.get("CodeSha256"),
+        expected_sha256=new_code_sha,
         code_update=code_update,
         config_update=MappingProxyType(config_update),
         tags=MappingProxyType(new_tags),
         publish=publish,
         reuse_version=reuse_version,
         alias=options.alias,
-        alias_version=alias_version,
-        alias_revision_id=alias_revision,
+        alias_version=reads.alias_version,
+        alias_revision_id=reads.alias_revision,
         url=url,
+        url_plan=url_plan,
+        concurrency=concurrency,
     )
     return Plan(
         provider="aws",
@@ -143,7 +182,7 @@ def plan(calls: LambdaCalls, spec: FunctionSpec, artifact: Artifact) -> Plan:
         action=action,
         changes=tuple(changes),
         code_sha256_old=config.get("CodeSha256"),
-        code_sha256_new=artifact.sha256,
+        code_sha256_new=new_code_sha or "",
         steps=tuple(steps),
         publish=publish,
         alias=options.alias,
@@ -151,9 +190,66 @@ def plan(calls: LambdaCalls, spec: FunctionSpec, artifact: Artifact) -> Plan:
     )
 
 
-def _plan_create(spec: FunctionSpec, options: AwsOptions, artifact: Artifact) -> Plan:
-    missing = [name for name, value in (("role", options.role), ("runtime", options.runtime)) if not value]
-    if not options.handler and not (options.runtime or "").startswith("provided"):
+def _read(
+    calls: LambdaCalls, spec: FunctionSpec, options: AwsOptions, image: ImageRef | None,
+    ecr_factory: Callable[[], Any], deadline: Deadline,
+) -> _Reads:
+    # Every read the plan may need, in one round trip: the function, the alias, the version it
+    # serves, the function URLs the outputs report, the URL's policy and the alias's provisioned
+    # concurrency when those inputs are set, and the digest an image tag names now.
+    qualifiers = ([options.alias] if options.alias else []) + [None]
+    with ThreadPoolExecutor(max_workers=6 + len(qualifiers)) as pool:
+        function = pool.submit(calls.get_function, spec.name)
+        alias = pool.submit(calls.alias, spec.name, options.alias)
+        served = pool.submit(_served_configuration, calls, spec.name, options.alias)
+        urls = [pool.submit(calls.url_config, spec.name, qualifier, deadline) for qualifier in qualifiers]
+        policy = pool.submit(calls.policy, spec.name, options.alias, deadline) if options.function_url else None
+        provisioned = (
+            pool.submit(calls.provisioned, spec.name, options.alias, deadline)
+            if options.provisioned_concurrency is not None and options.alias else None
+        )
+        digest = pool.submit(digest_of, image, ecr_factory, calls.log) if image else None
+        alias_version, alias_revision = alias.result()
+        return _Reads(
+            function=function.result(),
+            alias_version=alias_version,
+            alias_revision=alias_revision,
+            served_config=served.result(),
+            url_configs=[lookup.result() for lookup in urls],
+            policy=policy.result() if policy else [],
+            provisioned=provisioned.result() if provisioned else None,
+            digest=digest.result() if digest else None,
+        )
+
+
+def _check_package_type(spec: FunctionSpec, image: ImageRef | None, config: Mapping[str, Any]) -> None:
+    """Lambda cannot turn a zip function into an image function, or back, in place."""
+    deployed = config.get("PackageType") or "Zip"
+    if image is not None and deployed != "Image":
+        raise ProviderError(
+            f"{spec.name} is a zip function; Lambda cannot turn it into a container-image function in place",
+            hint="deploy the image to a new function (or delete this one first), or deploy a zip with `source`/`package`",
+        )
+    if image is None and deployed != "Zip":
+        raise ProviderError(
+            f"{spec.name} is a container-image function; a zip cannot replace an image in place",
+            hint="deploy the image with `image-uri`, or create a new zip function",
+        )
+
+
+def _code_step(artifact: Artifact | None, image: ImageRef | None) -> str:
+    if image is not None:
+        return f"update code to image {image.uri}"
+    assert artifact is not None
+    return "update code" + (" via S3" if artifact.size > DIRECT_UPLOAD_LIMIT else "")
+
+
+def _plan_create(
+    spec: FunctionSpec, options: AwsOptions, artifact: Artifact | None, image: ImageRef | None, code_sha: str | None,
+    url_plan: UrlPlan | None, concurrency: ConcurrencyPlan, side_changes: list[Change], side_steps: list[str],
+) -> Plan:
+    missing = [name for name, value in (("role", options.role), ("runtime", options.runtime)) if not value and (name == "role" or image is None)]
+    if image is None and not options.handler and not (options.runtime or "").startswith("provided"):
         missing.append("handler")
     if missing:
         raise ProviderError(
@@ -161,10 +257,8 @@ def _plan_create(spec: FunctionSpec, options: AwsOptions, artifact: Artifact) ->
             + ", ".join(f"`{m}`" for m in missing),
             hint="set those inputs, or check function-name and region",
         )
-    params: dict[str, Any] = {"FunctionName": spec.name, "Role": options.role, "Runtime": options.runtime, "PackageType": "Zip"}
-    if options.handler:
-        params["Handler"] = options.handler
-    params.update(settable(spec, options, current_env=None))
+    params: dict[str, Any] = {"FunctionName": spec.name, "PackageType": "Image" if image else "Zip"}
+    params.update(configuration.wanted(spec, options, None))
     if options.architectures:
         params["Architectures"] = list(options.architectures)
     if options.tags:
@@ -174,26 +268,42 @@ def _plan_create(spec: FunctionSpec, options: AwsOptions, artifact: Artifact) ->
         for key, value in sorted(params.items())
         if key not in ("FunctionName", "Environment")
     ]
+    if image is not None:
+        changes.append(Change("ImageUri", None, image.uri))
     if spec.environment is not None:
         # Name the variables, never their values: a masked value in the plan output would
         # make the runner drop the whole output.
         changes.append(Change("environment", None, {"changed keys": sorted(spec.environment)}))
-    steps = ["create the function" + (" (code via S3)" if artifact.size > DIRECT_UPLOAD_LIMIT else "")]
+    changes.extend(side_changes)
+    if image is not None:
+        steps = [f"create the function from image {image.uri}"]
+    else:
+        assert artifact is not None
+        steps = ["create the function" + (" (code via S3)" if artifact.size > DIRECT_UPLOAD_LIMIT else "")]
     if options.publish:
         steps.append("publish version 1")
     if options.alias:
         steps.append(f"create alias {options.alias}")
+    steps.extend(side_steps)
     return Plan(
         provider="aws",
         function=spec.name,
         action="create",
         changes=tuple(changes),
         code_sha256_old=None,
-        code_sha256_new=artifact.sha256,
+        code_sha256_new=code_sha or "",
         steps=tuple(steps),
         publish=options.publish,
         alias=options.alias,
-        state=LambdaState(exists=False, create_params=MappingProxyType(params), publish=options.publish, alias=options.alias),
+        state=LambdaState(
+            exists=False,
+            expected_sha256=code_sha,
+            create_params=MappingProxyType(params),
+            publish=options.publish,
+            alias=options.alias,
+            url_plan=url_plan,
+            concurrency=concurrency,
+        ),
     )
 
 
@@ -212,96 +322,3 @@ def _served_configuration(calls: LambdaCalls, name: str, alias: str | None) -> d
     (GetFunction rather than GetFunctionConfiguration: the same IAM action as every other read.)"""
     found = calls.get_function(name, alias) if alias else None
     return found["Configuration"] if found else None
-
-
-# -- pure helpers -------------------------------------------------------------------------------
-
-
-def settable(spec: FunctionSpec, options: AwsOptions, current_env: Mapping[str, str] | None) -> dict[str, Any]:
-    """The configuration fields the user gave, in Lambda's request shape (never a default)."""
-    params: dict[str, Any] = {}
-    if options.memory_mb is not None:
-        params["MemorySize"] = options.memory_mb
-    if options.timeout_s is not None:
-        params["Timeout"] = options.timeout_s
-    if options.description is not None:
-        params["Description"] = options.description
-    if options.layers is not None:
-        params["Layers"] = list(options.layers)
-    if options.subnet_ids is not None:
-        params["VpcConfig"] = {"SubnetIds": list(options.subnet_ids), "SecurityGroupIds": list(options.security_group_ids or ())}
-    if options.tracing is not None:
-        params["TracingConfig"] = {"Mode": options.tracing}
-    if spec.environment is not None:
-        variables = dict(spec.environment)
-        if spec.environment_mode == "merge" and current_env:
-            variables = {**current_env, **variables}
-        params["Environment"] = {"Variables": variables}
-    return params
-
-
-def config_diff(spec: FunctionSpec, options: AwsOptions, config: Mapping[str, Any]) -> tuple[list[Change], dict[str, Any]]:
-    """Fields whose wanted value differs from the deployed one, and the update call's parameters."""
-    current_env = (config.get("Environment") or {}).get("Variables") or {}
-    wanted = settable(spec, options, current_env)
-    for key, value in (("Role", options.role), ("Handler", options.handler), ("Runtime", options.runtime)):
-        if value is not None:
-            wanted[key] = value
-    current = {
-        "Role": config.get("Role"),
-        "Handler": config.get("Handler"),
-        "Runtime": config.get("Runtime"),
-        "MemorySize": config.get("MemorySize"),
-        "Timeout": config.get("Timeout"),
-        "Description": config.get("Description", ""),
-        "Layers": [layer["Arn"] for layer in config.get("Layers") or []],
-        "VpcConfig": {
-            "SubnetIds": sorted((config.get("VpcConfig") or {}).get("SubnetIds") or []),
-            "SecurityGroupIds": sorted((config.get("VpcConfig") or {}).get("SecurityGroupIds") or []),
-        },
-        "TracingConfig": {"Mode": (config.get("TracingConfig") or {}).get("Mode", "PassThrough")},
-        "Environment": {"Variables": dict(current_env)},
-    }
-    changes: list[Change] = []
-    update: dict[str, Any] = {}
-    for key, value in wanted.items():
-        comparable = value
-        if key == "VpcConfig":
-            comparable = {k: sorted(v) for k, v in value.items()}
-        if current.get(key) != comparable:
-            update[key] = value
-            if key == "Environment":
-                # Show which variables change, never their values.
-                old_vars, new_vars = current_env, value["Variables"]
-                changed_keys = sorted(k for k in set(old_vars) | set(new_vars) if old_vars.get(k) != new_vars.get(k))
-                changes.append(Change("environment", None, {"changed keys": changed_keys}))
-            else:
-                changes.append(Change(key, current.get(key), comparable))
-    return changes, update
-
-
-def serves(version: Mapping[str, Any], latest: Mapping[str, Any]) -> bool:
-    """Does this published version serve $LATEST's code and configuration? A version with the
-    same code but an older configuration (changed since, in the console say) does not."""
-    number = version.get("Version", "")
-    return number.isdigit() and version.get("CodeSha256") == latest.get("CodeSha256") and snapshot(version) == snapshot(latest)
-
-
-def snapshot(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The configuration a published version freezes, with Lambda's defaults filled in so that
-    an omitted field and its default compare equal."""
-    vpc = config.get("VpcConfig") or {}
-    return {
-        "Runtime": config.get("Runtime"),
-        "Role": config.get("Role"),
-        "Handler": config.get("Handler"),
-        "Timeout": config.get("Timeout") or 3,
-        "MemorySize": config.get("MemorySize") or 128,
-        "Environment": (config.get("Environment") or {}).get("Variables") or {},
-        "Layers": [layer.get("Arn") for layer in config.get("Layers") or []],
-        "VpcConfig": (sorted(vpc.get("SubnetIds") or []), sorted(vpc.get("SecurityGroupIds") or [])),
-        "TracingConfig": (config.get("TracingConfig") or {}).get("Mode") or "PassThrough",
-        "Architectures": tuple(config.get("Architectures") or ("x86_64",)),
-        "EphemeralStorage": (config.get("EphemeralStorage") or {}).get("Size") or 512,
-        "KMSKeyArn": config.get("KMSKeyArn") or None,
-    }

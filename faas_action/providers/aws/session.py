@@ -71,7 +71,7 @@ def connect(spec: FunctionSpec, ctx: RunContext) -> LambdaProvider:
         with _SESSION_LOCK:
             return session.create_client(service, region_name=options.region, config=config)
 
-    return LambdaProvider(client("lambda"), lambda: client("s3"), ctx)
+    return LambdaProvider(client("lambda"), lambda: client("s3"), ctx, ecr_factory=lambda: client("ecr"))
 
 
 class _DataLoader(botocore.loaders.Loader):
