@@ -53,7 +53,8 @@ def plan_text(plan: Plan) -> str:
     verb = {"create": "create", "update": "update", "none": "no change to"}[plan.action]
     lines = [f"Plan: {verb} {plan.provider} function {plan.function}"]
     old = plan.code_sha256_old or "(none)"
-    code_note = "unchanged" if plan.code_sha256_old == plan.code_sha256_new else f"{old} -> {plan.code_sha256_new}"
+    new = plan.code_sha256_new or "(known once deployed)"  # an image tag ECR would not resolve
+    code_note = "unchanged" if plan.code_sha256_old == plan.code_sha256_new else f"{old} -> {new}"
     lines.append(f"  code sha256: {code_note}")
     for change in plan.changes:
         lines.append(f"  {change.field}: {_short(change.old)} -> {_short(change.new)}")
@@ -68,7 +69,7 @@ def plan_markdown(plan: Plan) -> str:
         "",
         "| field | current | planned |",
         "|---|---|---|",
-        f"| code sha256 | {code(plan.code_sha256_old or '(none)')} | {code(plan.code_sha256_new)} |",
+        f"| code sha256 | {code(plan.code_sha256_old or '(none)')} | {code(plan.code_sha256_new or '(known once deployed)')} |",
     ]
     for change in plan.changes:
         lines.append(f"| {cell(change.field)} | {code(_short(change.old))} | {code(_short(change.new))} |")
