@@ -364,6 +364,8 @@ def _aws(f: _Fields, environ: Mapping[str, str]) -> AwsOptions | None:
         f.problem("architectures", "Lambda takes exactly one architecture")
     if options.layers and len(options.layers) > 5:
         f.problem("layers", "Lambda takes at most 5 layers")
+    if options.image_uri and region and f".dkr.ecr.{region}." not in options.image_uri:
+        f.problem("image-uri", f"the image must be in the function's region ({region}): Lambda pulls only from ECR in its own region")
     return options
 
 
@@ -372,7 +374,7 @@ def _aws_more(f: _Fields, alias: str | None, publish: bool | None) -> dict[str, 
     rules, as AwsOptions fields; layers and the VPC are read here too, for their `none`."""
     image_uri = f.text("image-uri", AWS_IMAGE_URI, "an ECR image URI such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:tag or repo@sha256:<digest>")
     image = f.given("image-uri")
-    for name in ("handler", "runtime", "layers"):
+    for name in ("handler", "runtime", "layers", "s3-bucket"):
         if image and f.given(name):
             f.problem(name, "does not apply to a container image (`image-uri`): the image provides it")
     image_config = {

@@ -36,7 +36,8 @@ class GitHubContext:
 
 @dataclass(frozen=True)
 class AwsOptions:
-    """Lambda settings. None means 'not given': never sent, never compared."""
+    """Lambda settings. None means 'not given': never sent, never compared. For the settings an
+    input can clear with `none`, '' or () (UNRESERVED for reserved concurrency) means 'remove it'."""
 
     region: str
     role: str | None = None
@@ -157,7 +158,8 @@ class DependencySpec:
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """One function to deploy, fully validated."""
+    """One function to deploy, fully validated. `source` and `package` are both None when there
+    is nothing to package (a container image given by `image-uri`)."""
 
     provider: str
     name: str
