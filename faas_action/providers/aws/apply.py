@@ -2,8 +2,8 @@
 
 Owns: create or update (code through the request, a content-addressed S3 object or an ECR image),
 a wait after every mutation, reserved concurrency, the publish guarded by CodeSha256 and
-RevisionId, moving the alias, then the alias's provisioned concurrency (waited for until READY)
-and the function URL (url.py, concurrency.py carry those out).
+RevisionId, moving the alias, then the function URL and the alias's provisioned concurrency
+(waited for until READY) (url.py, concurrency.py carry those out).
 Must not: decide what to change (the Plan did) or call Lambda except through LambdaCalls.
 """
 
@@ -80,13 +80,12 @@ class Applier:
             version = self._publish(spec, deadline, code_sha, revision)
         elif state.reuse_version:
             version = state.reuse_version
-        alias_moved = False
-        if state.alias:
-            alias_moved = self._point_alias(spec.name, state, version, deadline)
-            apply_provisioned(self.calls, spec.name, state.alias, state.concurrency, alias_moved, spec.wait_timeout_s)
+        alias_moved = bool(state.alias) and self._point_alias(spec.name, state, version, deadline)
         url = state.url
         if state.url_plan is not None:
             url = apply_url(self.calls, spec.name, state.url_plan, deadline)
+        if state.alias:  # last: the one wait that can take minutes
+            apply_provisioned(self.calls, spec.name, state.alias, state.concurrency, alias_moved, spec.wait_timeout_s)
         return result_of(spec, state, function_arn, version, changed=True, code_sha=code_sha, url=url)
 
     def _check_code(self, spec: FunctionSpec, options: AwsOptions, code_sha: str | None, expected: str | None) -> None:

@@ -154,8 +154,8 @@ def plan(calls: LambdaCalls, spec: FunctionSpec, artifact: Artifact | None, ecr_
         steps.append(f"{'move' if reads.alias_version is not None else 'create'} alias {options.alias}")
         if concurrency.provisioned is None and concurrency.provisioned_configured:
             steps.append(f"wait until the provisioned concurrency of alias {options.alias} is READY on the new version")
-    steps.extend(concurrency_steps)
     steps.extend(url_steps)
+    steps.extend(concurrency_steps)
     if action == "none":
         steps.append(f"nothing to do: version {reuse_version or '$LATEST'} already serves this code")
     state = LambdaState(
