@@ -446,12 +446,12 @@ def _aws_lines(f: _Fields, name: str) -> tuple[str, ...] | None:
     if _cleared(f, name):
         return ()
     if isinstance(value, str) and value.strip().startswith("["):
-        import yaml  # here, not at the top: most runs never need it
+        from . import yamlsafe  # here, not at the top: most runs never import PyYAML
 
         try:
-            value = yaml.safe_load(value)
-        except yaml.YAMLError:
-            f.problem(name, "is not a valid list")
+            value = yamlsafe.load(value)
+        except yamlsafe.YamlError as exc:
+            f.problem(name, f"is not a valid list: {exc}")
             return None
     if isinstance(value, dict) or (isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value)):
         f.problem(name, "expected a list of strings")
@@ -488,11 +488,11 @@ def _aws_cors(f: _Fields) -> dict[str, Any] | None:
     if _cleared(f, "function-url-cors"):
         return {}
     if isinstance(value, str):
-        import yaml  # here, not at the top: most runs never need it
+        from . import yamlsafe  # here, not at the top: most runs never import PyYAML
 
         try:
-            value = yaml.safe_load(value)
-        except yaml.YAMLError:
+            value = yamlsafe.load(value)
+        except yamlsafe.YamlError:
             value = None
     if not isinstance(value, dict):
         f.problem("function-url-cors", "expected a mapping in Lambda's Cors shape, e.g. AllowOrigins: ['https://example.com']")
