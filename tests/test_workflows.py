@@ -39,12 +39,14 @@ class Node24:
 
 # Read at each tag in the action's repository (2026 snapshots): `runs.using` is node24 for every
 # ref below. Older majors say node20 (checkout v4, configure-aws-credentials v4 and v5, auth v2,
-# upload-artifact v4 and v5, github-script v7, setup-python v5, docker/* of the previous major).
+# upload-artifact v4 and v5, download-artifact v6 and older, github-script v7, setup-python v5,
+# docker/* of the previous major).
 NODE24: dict[str, Node24] = {
     "actions/checkout": Node24(frozenset({"v5", "v6", "v7"}), {"v7.0.1": "3d3c42e5aac5ba805825da76410c181273ba90b1"}),
     "actions/setup-python": Node24(frozenset({"v6", "v7"}), {"v7.0.0": "5fda3b95a4ea91299a34e894583c3862153e4b97"}),
     "actions/setup-node": Node24(frozenset({"v5", "v6", "v7"}), {"v7.0.0": "820762786026740c76f36085b0efc47a31fe5020"}),
     "actions/upload-artifact": Node24(frozenset({"v6", "v7"}), {"v7.0.0": "bbbca2ddaa5d8feaa63e36b76fdaad77386f024f"}),
+    "actions/download-artifact": Node24(frozenset({"v7", "v8"}), {"v8.0.1": "3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c"}),
     "actions/github-script": Node24(frozenset({"v8"}), {"v8.0.0": "ed597411d8f924073f98dfc5c65a23a2325f34cd"}),
     "aws-actions/configure-aws-credentials": Node24(
         frozenset({"v6"}), {"v6.2.3": "e6de054238d6b7531b4efff3b6587d9aade6a06c"}
