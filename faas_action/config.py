@@ -374,7 +374,7 @@ def _aws_more(f: _Fields, alias: str | None, publish: bool | None) -> dict[str, 
     rules, as AwsOptions fields; layers and the VPC are read here too, for their `none`."""
     image_uri = f.text("image-uri", AWS_IMAGE_URI, "an ECR image URI such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:tag or repo@sha256:<digest>")
     image = f.given("image-uri")
-    for name in ("handler", "runtime", "layers", "s3-bucket"):
+    for name in ("handler", "runtime", "layers", "s3-bucket", "dependencies"):
         if image and f.given(name):
             f.problem(name, "does not apply to a container image (`image-uri`): the image provides it")
     image_config = {

@@ -30,6 +30,7 @@ def ws(tmp_path):
         ({"image-uri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app"}, ["image-uri"]),  # no tag or digest
         ({"image-uri": IMAGE, "handler": "app.handler", "runtime": "python3.12"}, ["handler", "runtime"]),
         ({"image-uri": IMAGE, "layers": "none", "s3-bucket": "my-bucket"}, ["layers", "s3-bucket"]),
+        ({"image-uri": IMAGE, "dependencies": "requirements.txt"}, ["dependencies"]),
         ({"image-uri": IMAGE.replace("eu-west-1", "us-east-1")}, ["image-uri"]),  # not the function's region
         ({"image-uri": IMAGE, "source": "src"}, ["source"]),
         ({"image-uri": IMAGE, "package": "dist.zip"}, ["package"]),
