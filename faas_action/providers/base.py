@@ -1,20 +1,23 @@
 """The provider boundary: what every cloud module takes and gives.
 
 Owns: the Provider, Log and Clock protocols, the run context handed to providers, and the
-bounded-wait helpers (Deadline, backoff) every provider uses.
+bounded-wait helpers every provider uses: Deadline, backoff, and `retrying`, the one retry loop
+(transient failures retried with backoff within a deadline, a refused connection given up on
+sooner); each provider only says which of its SDK's errors are transient.
 Must not: import any cloud SDK, read os.environ, or print workflow commands.
 """
 
 from __future__ import annotations
 
+import errno
 import random
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Protocol
+from typing import Callable, Iterator, Protocol, TypeVar
 
-from ..errors import Cancelled, DeadlineError
+from ..errors import Cancelled, DeadlineError, ProviderError
 from ..models import Artifact, DeployResult, FunctionSpec, GitHubContext, Plan
 
 
@@ -140,6 +143,11 @@ class Deadline:
                 hint="raise wait-timeout if the service is just slow",
             )
 
+    def budget(self, cap: float) -> float:
+        """The time one request may take: what is left, at most `cap`, at least MIN_ATTEMPT_S
+        (the last attempt, made at the deadline itself, still gets a chance to answer)."""
+        return max(MIN_ATTEMPT_S, min(cap, self.remaining()))
+
     def sleep(self, seconds: float, detail: str = "") -> None:
         """Sleep at most until the deadline; raise if it had already passed.
 
@@ -156,3 +164,107 @@ def backoff_delays(base: float = 1.0, cap: float = 20.0, rng: random.Random | No
     while True:
         yield rng.uniform(0, min(cap, base * (2**attempt))) + 0.05
         attempt += 1
+
+
+# -- one retry loop for every provider ------------------------------------------------------------
+
+T = TypeVar("T")
+
+MIN_ATTEMPT_S = 1.0
+# A refused connection is retried for this long, then given up on, whatever wait-timeout is left.
+# A cloud API never refuses connections for long (its load balancers accept and answer 5xx while
+# a backend recovers), so a refusal that lasts means nothing listens at that address: a wrong
+# endpoint override, a proxy or sidecar that is down, a firewall that rejects. Waiting out the
+# rest of wait-timeout (15 minutes by default) would only delay the same error; 30 s (about five
+# attempts with the default backoff) still rides out a local proxy restarting.
+REFUSED_FOR_S = 30.0
+REFUSED_HINT = (
+    "nothing accepts connections at that address: check the endpoint (and any endpoint override), "
+    "the proxy settings and the runner's network"
+)
+
+
+@dataclass(frozen=True)
+class Retryable:
+    """Why a failed attempt deserves another one; a provider's classifier returns it, or None
+    for a failure that retrying cannot fix."""
+
+    reason: str  # short, for the progress line: an error code, "connection reset"
+    detail: str = ""  # the service's message or the endpoint, for the final error
+    refused: bool = False  # nothing accepted the connection (given up on after REFUSED_FOR_S)
+    after: float | None = None  # the service's Retry-After, in seconds
+    hint: str = ""  # for the error raised when the deadline ends the retries
+
+    @property
+    def message(self) -> str:
+        return f"{self.reason}: {self.detail}" if self.detail else self.reason
+
+
+def retrying(
+    deadline: Deadline,
+    log: Log,
+    what: str,
+    attempt: Callable[[], T],
+    classify: Callable[[Exception], Retryable | None],
+    *,
+    base: float = 1.0,
+    cap: float = 15.0,
+    refused_for: float = REFUSED_FOR_S,
+    rng: random.Random | None = None,
+) -> T:
+    """Call `attempt` until it returns. A failure `classify` calls retryable is retried after a
+    jittered backoff (or the service's Retry-After) while `deadline` allows, then ends in a
+    DeadlineError naming the last failure; a refused connection ends sooner, after
+    `refused_for` seconds of refusals; any other failure propagates at once, unchanged.
+
+    Every sleep goes through the deadline's clock. `attempt` should bound its own request by
+    `deadline.budget(...)`, so that a request that never answers cannot outlast the deadline."""
+    delays = backoff_delays(base=base, cap=cap, rng=rng)
+    refused_since: float | None = None
+    while True:
+        try:
+            return attempt()
+        except Exception as caught:  # noqa: BLE001 - classified; anything not retryable is re-raised
+            retry = classify(caught)
+            if retry is None:
+                raise
+            failure = caught
+        now = deadline.clock.now()
+        if retry.refused:
+            refused_since = now if refused_since is None else refused_since
+            if now - refused_since >= refused_for:
+                raise ProviderError(
+                    f"{what}: {retry.message} (connections refused for {now - refused_since:.0f} s)",
+                    hint=retry.hint or REFUSED_HINT,
+                ) from failure
+        else:
+            refused_since = None
+        delay = retry.after if retry.after is not None else next(delays)
+        log.info(f"{what}: {retry.reason}, retrying in {delay:.1f} s")
+        try:
+            deadline.sleep(delay, detail=retry.message)
+        except DeadlineError as expired:
+            raise DeadlineError(expired.message, hint=retry.hint or expired.hint) from failure
+
+
+def refused(exc: BaseException) -> bool:
+    """Was a connection refused (ECONNREFUSED) somewhere in this exception's chain? The SDKs wrap
+    the socket error in two or three layers (urllib3, requests, botocore, azure-core)."""
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError) or (
+            isinstance(current, OSError) and current.errno == errno.ECONNREFUSED
+        ):
+            return True
+        pending.extend((current.__cause__, current.__context__, *current.args))
+        for name in ("reason", "inner_exception"):  # urllib3 MaxRetryError, azure-core AzureError
+            pending.append(getattr(current, name, None))
+        kwargs = getattr(current, "kwargs", None)  # botocore keeps the cause in kwargs["error"]
+        if isinstance(kwargs, dict):
+            pending.extend(kwargs.values())
+    return False

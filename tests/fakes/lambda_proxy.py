@@ -8,7 +8,12 @@ and, following Lambda's public REST contract:
 - answers 400 InvalidParameterValueException when PublishVersion names a CodeSha256 other than
   $LATEST's;
 - replays scripted configuration states (InProgress, Pending, Failed) on the next polls;
-- injects scripted error replies (409 conflicts, 429 throttling) in front of chosen calls;
+- answers a CreateAlias on an existing alias with Lambda's ResourceConflictException (moto
+  names it ConflictException);
+- injects scripted error replies (409 conflicts, 429 throttling, 5xx) in front of chosen calls;
+- injects network faults: a connection reset before the request reaches the service, or after
+  the service applied it but before the reply (the reply is lost), and slow replies;
+- injects such faults at random (`chaos`, seeded) into a share of all requests;
 - plays Lambda's lifecycle in time when asked (`lifecycle`): after a create or an update the
   function is busy (Pending / InProgress) for some seconds, and a mutation meanwhile gets 409.
 - plays what moto ignores of Lambda's contract (settings, function URLs and policies per alias,
@@ -20,7 +25,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import random
 import re
+import socket
+import struct
 import threading
 import time
 import uuid
@@ -56,6 +64,28 @@ class Fault:
     extra: dict
 
 
+@dataclass
+class NetworkFault:
+    method: str
+    pattern: re.Pattern
+    kind: str  # "reset-before", "reset-after" or "slow"
+    remaining: int
+    seconds: float = 0.0
+
+
+# What `chaos` draws from: (kind, status, error type); network kinds have no status.
+CHAOS_FAULTS = (
+    ("error", 500, "ServiceException"),
+    ("error", 503, "ServiceUnavailableException"),
+    ("error", 429, "TooManyRequestsException"),
+    ("error", 409, "ResourceConflictException"),
+    ("reset-before", 0, ""),
+    ("reset-after", 0, ""),
+    ("slow", 0, ""),
+)
+IN_PROGRESS = "The operation cannot be performed at this time. An update is in progress for resource: {arn}"
+
+
 class LambdaProxy(LambdaContract):
     def __init__(self, upstream: str) -> None:
         parts = urlsplit(upstream)
@@ -68,6 +98,11 @@ class LambdaProxy(LambdaContract):
         self.update_states: dict[str, tuple[int, dict]] = {}
         self.busy_seconds = 0.0
         self.busy_until: dict[str, tuple[float, str]] = {}
+        self.network_faults: list[NetworkFault] = []
+        self.chaos_rng: random.Random | None = None
+        self.chaos_rate = 0.0
+        self.chaos_slow_s = 0.0
+        self.injected: list[tuple[str, str, str]] = []  # (kind, method, path) of every fault served
         self.lock = threading.Lock()
         self._contract_init()
         proxy = self
@@ -131,6 +166,42 @@ class LambdaProxy(LambdaContract):
         until, kind = self.busy_until.get(name, (0.0, ""))
         return kind if time.monotonic() < until else None
 
+    # -- network faults ----------------------------------------------------------------------
+    def reset_before(self, method: str, path_regex: str, times: int = 1) -> None:
+        """Reset the next `times` matching connections before the request reaches the service."""
+        self._add_network_fault(method, path_regex, "reset-before", times)
+
+    def reset_after(self, method: str, path_regex: str, times: int = 1) -> None:
+        """Forward the next `times` matching requests (the service applies them), then reset the
+        connection instead of replying: the client never learns that it worked."""
+        self._add_network_fault(method, path_regex, "reset-after", times)
+
+    def slow(self, method: str, path_regex: str, seconds: float, times: int = 1) -> None:
+        """Forward the next `times` matching requests, then hold the reply for `seconds`."""
+        self._add_network_fault(method, path_regex, "slow", times, seconds)
+
+    def _add_network_fault(self, method: str, path_regex: str, kind: str, times: int, seconds: float = 0.0) -> None:
+        with self.lock:
+            self.network_faults.append(NetworkFault(method, re.compile(path_regex), kind, times, seconds))
+
+    # -- random faults -----------------------------------------------------------------------
+    def chaos(self, rate: float, seed: int, slow_s: float = 0.3) -> None:
+        """From now on, fail a share `rate` of requests at random (seeded) with one of
+        CHAOS_FAULTS: 500, 503, 429, 409 'update in progress' (only on writes to an existing
+        function, where Lambda answers it), a reset before or after forwarding, a slow reply."""
+        with self.lock:
+            self.chaos_rng = random.Random(seed)
+            self.chaos_rate = rate
+            self.chaos_slow_s = slow_s
+
+    def _draw_chaos(self, method: str, path: str) -> tuple[str, int, str] | None:
+        if self.chaos_rng is None or path.startswith("/moto-api") or self.chaos_rng.random() >= self.chaos_rate:
+            return None
+        match = FUNCTION_PATH.match(path)
+        may_conflict = method in ("POST", "PUT", "DELETE") and match is not None
+        choices = [f for f in CHAOS_FAULTS if f[1] != 409 or may_conflict]
+        return self.chaos_rng.choice(choices)
+
     def touch(self, function: str) -> None:
         """Simulate someone else changing the function: its RevisionId moves on."""
         with self.lock:
@@ -155,13 +226,26 @@ class LambdaProxy(LambdaContract):
         with self.lock:
             self.requests.append(Recorded(handler.command, path, body if isinstance(body, dict) else {}))
             fault = self._take_fault(handler.command, path)
+            network = self._take_network_fault(handler.command, path) if not fault else None
+            drawn = self._draw_chaos(handler.command, path) if not (fault or network) else None
+            if drawn:
+                kind, status, error_type = drawn
+                if kind == "error":
+                    message = IN_PROGRESS.format(arn=path) if status == 409 else error_type
+                    fault = Fault(handler.command, re.compile(""), status, error_type, message, 0, {})
+                else:
+                    network = NetworkFault(handler.command, re.compile(""), kind, 0, self.chaos_slow_s)
+            if fault or network:
+                self.injected.append((network.kind if network else str(fault.status), handler.command, path))
         if fault:
             payload = {"Type": "User", "message": fault.message, **fault.extra}
             return self._reply(handler, fault.status, {"x-amzn-ErrorType": fault.error_type}, json.dumps(payload).encode())
+        if network and network.kind == "reset-before":
+            return self._reset(handler)
 
         played = self._contract_serve(handler.command, path, body if isinstance(body, dict) else {})
         if played:
-            return self._reply(handler, *played)
+            return self._reply_unless_lost(handler, network, *played)
 
         match = FUNCTION_PATH.match(path)
         name = unquote(match["name"]).split(":")[0] if match else None
@@ -181,6 +265,10 @@ class LambdaProxy(LambdaContract):
 
         status, headers, data = self._forward(handler, raw)
         data = self._contract_reply(handler.command, path, body if isinstance(body, dict) else {}, status, data)
+        if match and status == 409 and b'"ConflictException"' in data:
+            headers = {k: v for k, v in headers.items() if k.lower() != "x-amzn-errortype"}
+            headers["x-amzn-ErrorType"] = "ResourceConflictException"
+            data = data.replace(b'"ConflictException"', b'"ResourceConflictException"')
         if match and 200 <= status < 300 and data:
             data = self._decorate(handler.command, name, rest, match["name"], data)
         if match and handler.command == "PUT" and rest in ("/code", "/configuration") and 200 <= status < 300 and self.busy_seconds:
@@ -193,6 +281,14 @@ class LambdaProxy(LambdaContract):
                 if self.busy_seconds:
                     self.busy_until[created] = (time.monotonic() + self.busy_seconds, "create")
             data = self._decorate("GET", created, "/configuration", created, data)
+        return self._reply_unless_lost(handler, network, status, headers, data)
+
+    def _reply_unless_lost(self, handler: BaseHTTPRequestHandler, network: NetworkFault | None, status: int, headers: dict, data: bytes) -> None:
+        """The reply, unless a network fault loses it (reset after the service acted) or delays it."""
+        if network and network.kind == "reset-after":
+            return self._reset(handler)
+        if network and network.kind == "slow":
+            time.sleep(network.seconds)
         return self._reply(handler, status, headers, data)
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
@@ -201,6 +297,19 @@ class LambdaProxy(LambdaContract):
                 fault.remaining -= 1
                 return fault
         return None
+
+    def _take_network_fault(self, method: str, path: str) -> NetworkFault | None:
+        for fault in self.network_faults:
+            if fault.remaining > 0 and fault.method == method and fault.pattern.search(path):
+                fault.remaining -= 1
+                return fault
+        return None
+
+    @staticmethod
+    def _reset(handler: BaseHTTPRequestHandler) -> None:
+        """Close the connection with a TCP reset and no reply."""
+        handler.close_connection = True
+        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
     def _check_guards(self, name: str, rest: str, body: dict):
         with self.lock:

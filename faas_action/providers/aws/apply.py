@@ -4,7 +4,10 @@ Owns: create or update (code through the request, a content-addressed S3 object 
 a wait after every mutation, reserved concurrency, the publish guarded by CodeSha256 and
 RevisionId, moving the alias, then the function URL and the alias's provisioned concurrency
 (waited for until READY) (url.py, concurrency.py carry those out).
-Must not: decide what to change (the Plan did) or call Lambda except through LambdaCalls.
+A mutation retried after its reply was lost (the service acted, the network failed) meets its
+own effect: a CreateFunction answers 'already exists', an UpdateFunctionCode a stale RevisionId,
+a CreateAlias 'alias exists'. Each is told apart from a real conflict by reading what is there.
+Must not: decide what to change (the Plan did) or call AWS except through LambdaCalls.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from botocore.exceptions import ClientError
 from ...errors import ProviderError
 from ...models import Artifact, AwsOptions, DeployResult, FunctionSpec, Plan
 from ..base import Deadline
-from .client import LambdaCalls, cause_code, error_code, provider_error, revision_of, unqualified, with_revision
+from . import configuration
+from .client import CONFLICT, LambdaCalls, cause_code, error_code, revision_of, unqualified, with_revision
 from .concurrency import apply_provisioned, apply_reserved
 from .limits import DIRECT_UPLOAD_LIMIT, options_of
 from .plan import LambdaState
@@ -49,7 +53,7 @@ class Applier:
             params = dict(state.create_params)
             params["Code"] = self._code_source(spec, options, artifact, deadline)
             self.log.info(f"Creating {spec.name}")
-            reply = call(deadline, self.client.create_function, **params)
+            reply = self._create(spec, params, state.expected_sha256, deadline)
             function_arn = unqualified(reply["FunctionArn"])
             revision = reply.get("RevisionId")
             code_sha = reply.get("CodeSha256") or state.expected_sha256
@@ -62,13 +66,13 @@ class Applier:
                 params = {"FunctionName": spec.name, "Publish": False, **self._code_source(spec, options, artifact, deadline)}
                 if options.architectures:
                     params["Architectures"] = list(options.architectures)
-                reply = call(deadline, self.client.update_function_code, **with_revision(params, revision))
+                reply = self._update_code(spec, with_revision(params, revision), state.expected_sha256, deadline)
                 code_sha = reply.get("CodeSha256") or state.expected_sha256
                 revision = revision_of(wait(deadline, spec.name)) or reply.get("RevisionId")
             if state.config_update:
                 self.log.info(f"Updating configuration of {spec.name}: {', '.join(sorted(state.config_update))}")
                 params = {"FunctionName": spec.name, **state.config_update}
-                reply = call(deadline, self.client.update_function_configuration, **with_revision(params, revision))
+                reply = self._update_configuration(spec, options, with_revision(params, revision), deadline)
                 revision = revision_of(wait(deadline, spec.name)) or reply.get("RevisionId")
             if state.tags:
                 call(deadline, self.client.tag_resource, Resource=function_arn, Tags=dict(state.tags))
@@ -101,6 +105,57 @@ class Applier:
             hint="the upload was altered on the way; nothing was published",
         )
 
+    def _create(self, spec: FunctionSpec, params: dict[str, Any], expected: str | None, deadline: Deadline) -> dict:
+        """CreateFunction; 'already exists' with this run's code is this run's own function."""
+        try:
+            return self._mutate(
+                deadline, spec.name, self.client.create_function, params, refusal=CONFLICT,
+                landed=lambda config: expected is not None and config.get("CodeSha256") == expected,
+            )
+        except ProviderError as exc:
+            if cause_code(exc) != CONFLICT:
+                raise
+            raise ProviderError(
+                f"function {spec.name} already exists: it was created after this run's plan, with other code; nothing was changed",
+                hint="another deploy created it at the same time: re-run to plan against it, or choose another function-name",
+            ) from exc
+
+    def _update_code(self, spec: FunctionSpec, params: dict[str, Any], expected: str | None, deadline: Deadline) -> dict:
+        """UpdateFunctionCode guarded by RevisionId; a stale RevisionId with this run's code in
+        $LATEST is this run's own update (with other code, the guard's refusal stands)."""
+        return self._mutate(
+            deadline, spec.name, self.client.update_function_code, params, refusal="PreconditionFailedException",
+            landed=lambda config: expected is not None and config.get("CodeSha256") == expected,
+        )
+
+    def _update_configuration(self, spec: FunctionSpec, options: AwsOptions, params: dict[str, Any], deadline: Deadline) -> dict:
+        """UpdateFunctionConfiguration guarded by RevisionId; a stale RevisionId with every setting
+        this run asked for in $LATEST is this run's own update."""
+        return self._mutate(
+            deadline, spec.name, self.client.update_function_configuration, params, refusal="PreconditionFailedException",
+            landed=lambda config: not configuration.diff(spec, options, config)[1],
+        )
+
+    def _mutate(
+        self, deadline: Deadline, name: str, method: Callable[..., dict], params: dict[str, Any], *,
+        refusal: str, landed: Callable[[dict], bool],
+    ) -> dict:
+        """Call a mutation of function `name`. A retry whose earlier attempt took effect, its reply
+        lost, is refused with `refusal` ('already exists', a stale RevisionId). Then read the
+        function: if `landed` finds it as this mutation makes it, carry on from that configuration;
+        if not, the refusal was real and is raised."""
+        try:
+            return self.calls.call(deadline, method, retry_conflicts=refusal != CONFLICT, **params)
+        except ProviderError as exc:
+            if cause_code(exc) != refusal:
+                raise
+            refused = exc
+        found = self.calls.get_function(name, deadline=deadline)
+        if found is None or not landed(found["Configuration"]):
+            raise refused
+        self.log.info(f"{name}: {method.__name__} took effect on an earlier attempt whose reply was lost; carrying on")
+        return found["Configuration"]
+
     def _code_source(self, spec: FunctionSpec, options: AwsOptions, artifact: Artifact | None, deadline: Deadline) -> dict[str, Any]:
         """The request's code: the image, the zip's bytes, or its content-addressed S3 object (uploaded once)."""
         if options.image_uri:
@@ -110,19 +165,20 @@ class Applier:
             return {"ZipFile": artifact.path.read_bytes()}
         bucket = options.s3_bucket
         key = f"{S3_KEY_PREFIX}/{spec.name}/{artifact.sha256_hex}.zip"
-        s3 = self.s3_factory()
+        s3 = self.calls.adopt(self.s3_factory())
         try:
-            s3.head_object(Bucket=bucket, Key=key)
+            self.calls.run(deadline, f"checking s3://{bucket}/{key}", lambda: s3.head_object(Bucket=bucket, Key=key))
             self.log.info(f"s3://{bucket}/{key} already holds this package; not uploading it again")
-        except ClientError as exc:
-            if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
-                raise provider_error(exc, f"checking s3://{bucket}/{key}") from exc
-            self.log.info(f"Uploading {artifact.size} bytes to s3://{bucket}/{key}")
-            try:
+        except ProviderError as exc:
+            if cause_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+                raise
+
+            def upload() -> dict:  # each attempt sends the file from its start
                 with open(artifact.path, "rb") as body:
-                    self.calls.call(deadline, s3.put_object, Bucket=bucket, Key=key, Body=body, ContentType="application/zip")
-            except ProviderError as upload_error:
-                raise ProviderError(f"upload to s3://{bucket}/{key} failed: {upload_error}") from upload_error
+                    return s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/zip")
+
+            self.log.info(f"Uploading {artifact.size} bytes to s3://{bucket}/{key}")
+            self.calls.run(deadline, f"upload to s3://{bucket}/{key}", upload)
         return {"S3Bucket": bucket, "S3Key": key}
 
     def _publish(self, spec: FunctionSpec, deadline: Deadline, sha256: str | None, revision: str | None) -> str:
@@ -150,24 +206,46 @@ class Applier:
 
     def _point_alias(self, name: str, state: LambdaState, version: str, deadline: Deadline) -> bool:
         """Create the alias or move it to `version`; True when it moved (or was created)."""
-        call = self.calls.call
         if state.alias_exists:
             if state.alias_version == version:
                 return False
-            params = with_revision({"FunctionName": name, "Name": state.alias, "FunctionVersion": version}, state.alias_revision_id)
-            self.log.info(f"Moving alias {state.alias}: {state.alias_version} -> {version}")
-            call(deadline, self.client.update_alias, **params)
+            self._move_alias(name, state.alias, state.alias_version, version, state.alias_revision_id, deadline)
             return True
         self.log.info(f"Creating alias {state.alias} -> {version}")
-        try:
-            call(deadline, self.client.create_alias, FunctionName=name, Name=state.alias, FunctionVersion=version, retry_conflicts=False)
-        except ProviderError as exc:
-            # Created by someone else since plan(): move it instead (its version is not ours to keep).
-            if cause_code(exc) == "ResourceConflictException":
-                call(deadline, self.client.update_alias, FunctionName=name, Name=state.alias, FunctionVersion=version)
-            else:
+        alias = state.alias
+
+        def create() -> dict | None:
+            """CreateAlias; on 409, the alias as it is now, if there is one. Lambda answers 409
+            both for 'the alias exists' and for 'an update is in progress': with no alias, the
+            conflict is raised again and retried like any update in progress."""
+            try:
+                self.client.create_alias(FunctionName=name, Name=alias, FunctionVersion=version)
+                return None
+            except ClientError as exc:
+                if error_code(exc) != CONFLICT:
+                    raise
+                conflict = exc
+            try:
+                return self.client.get_alias(FunctionName=name, Name=alias)
+            except ClientError as exc:
+                if error_code(exc) == "ResourceNotFoundException":
+                    raise conflict from None
                 raise
+
+        existing = self.calls.run(deadline, "create_alias", create)
+        if existing is None:
+            return True
+        if existing["FunctionVersion"] == version:  # our own CreateAlias, whose reply was lost
+            self.log.info(f"Alias {alias} already points to {version}")
+            return True
+        # Created by someone else since plan(): move it (its version is not ours to keep).
+        self._move_alias(name, alias, existing["FunctionVersion"], version, existing.get("RevisionId"), deadline)
         return True
+
+    def _move_alias(self, name: str, alias: str, current: str | None, version: str, revision: str | None, deadline: Deadline) -> None:
+        self.log.info(f"Moving alias {alias}: {current} -> {version}")
+        params = with_revision({"FunctionName": name, "Name": alias, "FunctionVersion": version}, revision)
+        self.calls.call(deadline, self.client.update_alias, **params)
 
 
 def result_of(

@@ -1,9 +1,10 @@
-"""Bounded Lambda calls and waits.
+"""Bounded Lambda (and S3) calls and waits.
 
-Owns: every call to the Lambda API goes through `LambdaCalls`: retries of 'update in progress'
-conflicts and throttling with backoff until a deadline, the waits after each mutation (boto3's
-waiter acceptors in a loop on the injected clock), the reads shared by plan, apply and release,
-and the mapping of botocore's errors to ProviderError with a hint.
+Owns: every call to AWS goes through `LambdaCalls`: one retry loop (base.retrying) on the injected
+clock for what botocore calls transient (network errors, 5xx, throttling) and for 'update in
+progress' conflicts, within a deadline; each request's read timeout cut to what the deadline
+leaves; the waits after each mutation (boto3's waiter acceptors in a loop on the injected clock);
+the reads shared by plan, apply and release; and the mapping of botocore's errors to the action's.
 Must not: decide what to change (plan.py), change anything by itself, read os.environ or sleep
 except through the injected clock.
 """
@@ -11,40 +12,107 @@ except through the injected clock.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Mapping
+import threading
+from typing import Any, Callable, Mapping, TypeVar
 
 from botocore import xform_name
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError as BotoConnectionError,
+    CredentialRetrievalError,
+    HTTPClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ProfileNotFound,
+    SSLError,
+    TokenRetrievalError,
+    UnauthorizedSSOTokenError,
+)
+from botocore.retries import standard
 
-from ...errors import ProviderError
-from ..base import Clock, Deadline, Log, backoff_delays
+from ...errors import CredentialsError, DeadlineError, ProviderError
+from ..base import Clock, Deadline, Log, Retryable, refused, retrying
 
-RETRYABLE = {"ResourceConflictException", "TooManyRequestsException", "ThrottlingException", "Throttling"}
+T = TypeVar("T")
+
+DEFAULT_WAIT_S = 900.0  # wait-timeout's default: the bound of a read made without a deadline
+CONNECT_TIMEOUT_S = 10.0
+READ_TIMEOUT_S = 70.0  # Lambda answers an UpdateFunctionCode of 50 MB in well under a minute
+CONFLICT = "ResourceConflictException"
 NOT_FOUND = {"ResourceNotFoundException", "ProvisionedConcurrencyConfigNotFoundException"}
+NETWORK_HINT = "check the runner's network and proxy settings (HTTPS_PROXY, NO_PROXY) and any AWS_ENDPOINT_URL"
+# botocore's own lists of what is worth another attempt (its 'standard' retry mode): throttling
+# codes, RequestTimeout, HTTP 500/502/503/504, connection and HTTP client errors.
+_THROTTLED = standard.ThrottledRetryableChecker()
+_TRANSIENT = standard.TransientRetryableChecker()
+_CREDENTIAL_ERRORS = (
+    NoCredentialsError,
+    PartialCredentialsError,
+    CredentialRetrievalError,
+    TokenRetrievalError,
+    UnauthorizedSSOTokenError,
+    ProfileNotFound,
+)
+
+# The read timeout of the request being sent on this thread (plan() reads on several threads).
+_attempt = threading.local()
+
+
+def _bound_read_timeout(request, **_: Any) -> None:
+    """botocore 'before-send' hook: botocore's HTTP session reads a per-request read timeout from
+    the request context; without it a request that never answers waits the client's full
+    READ_TIMEOUT_S however little of the deadline is left."""
+    seconds = getattr(_attempt, "read_timeout", None)
+    context = getattr(request, "context", None)
+    if seconds is not None and isinstance(context, dict):
+        context["read_timeout"] = seconds
 
 
 class LambdaCalls:
-    """A botocore Lambda client whose calls are bounded by deadlines and retried within them."""
+    """Botocore clients whose calls are bounded by deadlines and retried within them."""
 
-    def __init__(self, client, log: Log, clock: Clock) -> None:
-        self.client = client
+    def __init__(self, client, log: Log, clock: Clock, wait_s: float = DEFAULT_WAIT_S) -> None:
+        self.client = self.adopt(client)
         self.log = log
         self.clock = clock
+        self.wait_s = wait_s
+
+    def within(self, wait_s: float) -> "LambdaCalls":
+        """The same clients, with reads made without a deadline bounded by `wait_s` each."""
+        return LambdaCalls(self.client, self.log, self.clock, wait_s)
+
+    @staticmethod
+    def adopt(client):
+        """Let `client`'s requests be cut to the deadline (idempotent: one hook per client)."""
+        client.meta.events.register("before-send", _bound_read_timeout, unique_id="faas-action-read-timeout")
+        return client
+
+    def run(self, deadline: Deadline, what: str, attempt: Callable[[], T], retry_conflicts: bool = True) -> T:
+        """Run `attempt` (one or more requests), retrying what botocore calls transient, and
+        conflicts too unless `retry_conflicts` is False, until the deadline; errors come out as
+        ProviderError (CredentialsError for credentials), the AWS error kept as the cause."""
+
+        def bounded() -> T:
+            _attempt.read_timeout = deadline.budget(READ_TIMEOUT_S)
+            try:
+                return attempt()
+            finally:
+                _attempt.read_timeout = None
+
+        try:
+            return retrying(deadline, self.log, what, bounded, lambda exc: retryable(exc, retry_conflicts))
+        except ClientError as exc:
+            raise provider_error(exc, what) from exc
+        except BotoCoreError as exc:
+            mapped = botocore_error(exc, what)
+            if mapped is None:  # a bug, not the world: keep the traceback
+                raise
+            raise mapped from exc
 
     def call(self, deadline: Deadline, method: Callable[..., dict], retry_conflicts: bool = True, **params: Any) -> dict:
-        """Call `method`, retrying 'update in progress' conflicts and throttling until the deadline."""
-        delays = backoff_delays(base=1.0, cap=15.0)
-        while True:
-            try:
-                return method(**params)
-            except ClientError as exc:
-                code = error_code(exc)
-                if code in RETRYABLE and (retry_conflicts or code != "ResourceConflictException"):
-                    delay = retry_after(exc) or next(delays)
-                    self.log.info(f"{method.__name__}: {code}, retrying in {delay:.1f} s")
-                    deadline.sleep(delay, detail=f"{code}: {exc.response['Error'].get('Message', '')}")
-                    continue
-                raise provider_error(exc, method.__name__) from exc
+        """Call `method` of a client (Lambda or S3) with `params`, bounded and retried as run() does."""
+        return self.run(deadline, method.__name__, lambda: method(**params), retry_conflicts)
 
     def wait(
         self,
@@ -62,12 +130,7 @@ class LambdaCalls:
         operation = getattr(self.client, xform_name(models[0].operation))
         assert all(m.operation == models[0].operation for m in models), "waiters must share their poll"
         while True:
-            try:
-                response = operation(FunctionName=name)
-            except ClientError as exc:
-                if error_code(exc) not in RETRYABLE:
-                    raise provider_error(exc, f"waiting for {name}") from exc
-                response = {}
+            response = self.run(deadline, f"waiting for {name}", lambda: operation(FunctionName=name))
             outcomes = [next((a.state for a in m.acceptors if a.matcher_func(response)), "retry") for m in models]
             config = response.get("Configuration", response)
             status = f"State={config.get('State')}, LastUpdateStatus={config.get('LastUpdateStatus')}"
@@ -81,46 +144,53 @@ class LambdaCalls:
         return response
 
     # -- reads shared by plan, apply and release ----------------------------------------------
-    def get_function(self, name: str, qualifier: str | None = None) -> dict | None:
-        """GetFunction, of a version or alias with `qualifier`; None when there is no such thing."""
-        try:
-            return self.client.get_function(FunctionName=name, **({"Qualifier": qualifier} if qualifier else {}))
-        except ClientError as exc:
-            if error_code(exc) == "ResourceNotFoundException":
-                return None
-            raise provider_error(exc, f"reading function {name}" + (f":{qualifier}" if qualifier else "")) from exc
+    def _deadline(self, deadline: Deadline | None, what: str) -> Deadline:
+        return deadline or Deadline(self.clock, self.wait_s, what)
 
-    def alias(self, name: str, alias: str | None) -> tuple[str | None, str | None]:
+    def get_function(self, name: str, qualifier: str | None = None, deadline: Deadline | None = None) -> dict | None:
+        """GetFunction, of a version or alias with `qualifier`; None when there is no such thing."""
+        what = f"reading function {name}" + (f":{qualifier}" if qualifier else "")
+        params = {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})}
+        try:
+            return self.run(self._deadline(deadline, what), what, lambda: self.client.get_function(**params))
+        except ProviderError as exc:
+            if cause_code(exc) == "ResourceNotFoundException":
+                return None
+            raise
+
+    def alias(self, name: str, alias: str | None, deadline: Deadline | None = None) -> tuple[str | None, str | None]:
         """The alias's version and RevisionId; (None, None) when there is no such alias."""
         if not alias:
             return None, None
+        what = f"reading alias {alias} of {name}"
         try:
-            found = self.client.get_alias(FunctionName=name, Name=alias)
-        except ClientError as exc:
-            if error_code(exc) == "ResourceNotFoundException":
+            found = self.run(self._deadline(deadline, what), what, lambda: self.client.get_alias(FunctionName=name, Name=alias))
+        except ProviderError as exc:
+            if cause_code(exc) == "ResourceNotFoundException":
                 return None, None
-            raise provider_error(exc, f"reading alias {alias}") from exc
+            raise
         return found["FunctionVersion"], found.get("RevisionId")
 
-    def url_of(self, name: str, qualifier: str | None, deadline: Deadline) -> str:
+    def url_of(self, name: str, qualifier: str | None, deadline: Deadline | None = None) -> str:
         """The function URL of the alias `qualifier`, or of the unqualified function; '' if none."""
         return (self.url_config(name, qualifier, deadline) or {}).get("FunctionUrl", "")
 
-    def url_config(self, name: str, qualifier: str | None, deadline: Deadline) -> dict | None:
+    def url_config(self, name: str, qualifier: str | None, deadline: Deadline | None = None) -> dict | None:
         """GetFunctionUrlConfig of the alias `qualifier` or of the function; None if it has none."""
         return self._found(deadline, self.client.get_function_url_config, FunctionName=name, **_qualified(qualifier))
 
-    def policy(self, name: str, qualifier: str | None, deadline: Deadline) -> list[dict]:
+    def policy(self, name: str, qualifier: str | None, deadline: Deadline | None = None) -> list[dict]:
         """The statements of the resource-based policy of the alias `qualifier` or of the function."""
         found = self._found(deadline, self.client.get_policy, FunctionName=name, **_qualified(qualifier))
         return json.loads(found["Policy"]).get("Statement", []) if found else []
 
-    def provisioned(self, name: str, qualifier: str, deadline: Deadline) -> dict | None:
+    def provisioned(self, name: str, qualifier: str, deadline: Deadline | None = None) -> dict | None:
         """GetProvisionedConcurrencyConfig of the alias; None when it has none."""
         return self._found(deadline, self.client.get_provisioned_concurrency_config, FunctionName=name, Qualifier=qualifier)
 
-    def _found(self, deadline: Deadline, method: Callable[..., dict], **params: Any) -> dict | None:
+    def _found(self, deadline: Deadline | None, method: Callable[..., dict], **params: Any) -> dict | None:
         """A read through call(); None when Lambda says there is no such thing."""
+        deadline = self._deadline(deadline, f"{method.__name__} of {params.get('FunctionName')}")
         try:
             return self.call(deadline, method, **params)
         except ProviderError as exc:
@@ -128,16 +198,17 @@ class LambdaCalls:
                 return None
             raise
 
-    def versions(self, name: str) -> list[dict]:
+    def versions(self, name: str, deadline: Deadline | None = None) -> list[dict]:
         """Every published version's configuration (ListVersionsByFunction, all pages)."""
-        found: list[dict] = []
-        paginator = self.client.get_paginator("list_versions_by_function")
-        try:
-            for page in paginator.paginate(FunctionName=name):
+        what = f"listing versions of {name}"
+
+        def list_all() -> list[dict]:  # a failed page lists again from the start
+            found: list[dict] = []
+            for page in self.client.get_paginator("list_versions_by_function").paginate(FunctionName=name):
                 found.extend(page.get("Versions", []))
-        except ClientError as exc:
-            raise provider_error(exc, f"listing versions of {name}") from exc
-        return found
+            return found
+
+        return self.run(self._deadline(deadline, what), what, list_all)
 
 
 # -- helpers on botocore's replies and errors ----------------------------------------------------
@@ -167,8 +238,54 @@ def error_code(exc: ClientError) -> str:
 
 
 def cause_code(error: ProviderError) -> str:
-    """The AWS error code behind a ProviderError raised by LambdaCalls.call, or ''."""
+    """The AWS error code behind a ProviderError raised by LambdaCalls, or '' (also for a
+    deadline: retries of that code ran out, which is not the code's own answer)."""
+    if isinstance(error, DeadlineError):
+        return ""
     return error_code(error.__cause__) if isinstance(error.__cause__, ClientError) else ""
+
+
+def retryable(exc: Exception, retry_conflicts: bool = True) -> Retryable | None:
+    """Is this botocore failure worth another attempt? Throttling, RequestTimeout, 5xx, network
+    errors (botocore's lists), and 'update in progress' conflicts when `retry_conflicts`."""
+    if isinstance(exc, ClientError):
+        code = error_code(exc)
+        message = exc.response.get("Error", {}).get("Message", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code == CONFLICT:
+            return Retryable(code, message) if retry_conflicts else None
+        context = standard.RetryContext(attempt_number=1, parsed_response=exc.response, http_response=_Status(status))
+        if status == 429 or _THROTTLED.is_retryable(context) or _TRANSIENT.is_retryable(context):
+            return Retryable(code or f"HTTP {status}", message, after=retry_after(exc))
+        return None
+    if isinstance(exc, SSLError):  # a certificate does not heal by retrying
+        return None
+    if isinstance(exc, (BotoConnectionError, HTTPClientError)):
+        return Retryable(type(exc).__name__, str(exc), refused=refused(exc), hint=NETWORK_HINT)
+    return None
+
+
+class _Status:
+    """What botocore's retry checkers read of an HTTP response: its status code."""
+
+    def __init__(self, status_code: int | None) -> None:
+        self.status_code = status_code
+
+
+def botocore_error(exc: BotoCoreError, doing: str) -> ProviderError | CredentialsError | None:
+    """A botocore failure that is not a service reply, as the action's error; None for a bug (a
+    parameter botocore refuses, say), which stays a crash."""
+    if isinstance(exc, _CREDENTIAL_ERRORS):
+        return CredentialsError(
+            f"{doing}: AWS credentials could not be loaded: {exc}",
+            hint="a container action sees only the workspace and the job's environment: "
+            "configure credentials with aws-actions/configure-aws-credentials in the same job",
+        )
+    if isinstance(exc, SSLError):
+        return ProviderError(f"{doing} failed: {exc}", hint="set AWS_CA_BUNDLE if a proxy re-signs TLS traffic")
+    if isinstance(exc, (BotoConnectionError, HTTPClientError)):
+        return ProviderError(f"{doing} failed: {exc}", hint=NETWORK_HINT)
+    return None
 
 
 def retry_after(exc: ClientError) -> float | None:

@@ -30,10 +30,10 @@ class LambdaProvider:
         self.ecr_factory = ecr_factory or _no_ecr
 
     def plan(self, spec: FunctionSpec, artifact: Artifact | None) -> Plan:
-        return planning.plan(self.calls, spec, artifact, self.ecr_factory)
+        return planning.plan(self.calls.within(spec.wait_timeout_s), spec, artifact, self.ecr_factory)
 
     def apply(self, plan: Plan, spec: FunctionSpec, artifact: Artifact | None) -> DeployResult:
-        return Applier(self.calls, self.s3_factory).apply(plan, spec, artifact)
+        return Applier(self.calls.within(spec.wait_timeout_s), self.s3_factory).apply(plan, spec, artifact)
 
 
 def _no_ecr():

@@ -18,6 +18,7 @@ from botocore.config import Config
 from ...errors import CredentialsError
 from ...models import FunctionSpec
 from ..base import RunContext
+from .client import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 from .limits import options_of
 from .provider import LambdaProvider
 
@@ -60,11 +61,15 @@ def connect(spec: FunctionSpec, ctx: RunContext) -> LambdaProvider:
     ctx.log.mask(credentials.secret_key or "")
     if credentials.token:
         ctx.log.mask(credentials.token)
+    # botocore makes one attempt per call: LambdaCalls retries what botocore would (network
+    # errors, 5xx, throttling) on the run's clock and within wait-timeout, where botocore's own
+    # retries would sleep in real time and let a silent endpoint take 4 x the read timeout.
+    # 'adaptive' still paces requests after throttling (its client-side rate limiter).
     config = Config(
-        retries={"mode": "adaptive", "total_max_attempts": 4},
+        retries={"mode": "adaptive", "total_max_attempts": 1},
         user_agent_extra="faas-action",
-        connect_timeout=10,
-        read_timeout=70,
+        connect_timeout=min(CONNECT_TIMEOUT_S, spec.wait_timeout_s),
+        read_timeout=READ_TIMEOUT_S,
     )
 
     def client(service: str):

@@ -1,0 +1,197 @@
+"""Faults on the way to Lambda (issue 10), in-process on a fake clock through the scripted proxy:
+network errors and server errors are retried like throttling within wait-timeout, an unreachable
+endpoint ends with one clear error naming it, and a mutation whose reply was lost is told apart
+from a real conflict (CreateFunction, CreateAlias, UpdateFunctionCode)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import zipfile
+
+import pytest
+
+from faas_action.errors import DeadlineError, ProviderError
+from faas_action.providers.aws import LambdaProvider
+from faas_action.providers.base import Deadline, ListLog, RunContext
+from tests.conftest import boto_client
+from tests.fakes.clock import FakeClock
+from tests.fakes.network import closed_port_url
+from tests.test_aws_provider import CONFLICT, created, deploy, make_provider, spec_for  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.timeout(60)
+
+CREATE = r"/2015-03-31/functions$"
+
+
+def code_of(moto, name: str, qualifier: str | None = None) -> str:
+    extra = {"Qualifier": qualifier} if qualifier else {}
+    return moto.get_function(FunctionName=name, **extra)["Configuration"]["CodeSha256"]
+
+
+def other_code() -> bytes:
+    theirs = io.BytesIO()
+    with zipfile.ZipFile(theirs, "w") as archive:
+        archive.writestr("app.py", "def handler(e, c):\n    return 'theirs'\n")
+    return theirs.getvalue()
+
+
+# -- network and server errors: retried within the deadline -----------------------------------------
+
+
+def test_connection_resets_are_retried_in_plan_apply_and_waits(lambda_proxy, created, tmp_path):
+    clock = FakeClock()
+    provider, log = make_provider(lambda_proxy, clock)
+    lambda_proxy.reset_before("GET", rf"/functions/{created}$", times=2)  # plan's read (on its own thread), then a wait's poll
+    lambda_proxy.reset_before("PUT", rf"/functions/{created}/code$", times=2)
+    lambda_proxy.reset_before("GET", rf"/functions/{created}/versions", times=1)
+    spec, artifact = spec_for(tmp_path, created, body=2)
+    result = deploy(provider, spec, artifact)
+    assert (result.changed, result.version) == (True, "2")
+    assert len(lambda_proxy.calls("PUT", rf"/functions/{created}/code$")) == 3
+    assert sum("ConnectionClosedError, retrying" in line for line in log.lines) >= 4
+    assert code_of(boto_client("lambda", lambda_proxy.url), created, "2") == artifact.sha256
+
+
+def test_server_errors_are_retried(lambda_proxy, created, tmp_path):
+    clock = FakeClock()
+    provider, log = make_provider(lambda_proxy, clock)
+    lambda_proxy.fail("POST", rf"/functions/{created}/versions$", 500, "ServiceException", "Internal error", times=2)
+    lambda_proxy.fail("GET", rf"/functions/{created}/url", 503, "ServiceUnavailableException", times=1)
+    spec, artifact = spec_for(tmp_path, created, body=3)
+    assert deploy(provider, spec, artifact).version == "2"
+    assert len(lambda_proxy.calls("POST", rf"/functions/{created}/versions$")) == 3
+    assert sum("ServiceException, retrying" in line for line in log.lines) == 2
+
+
+def test_server_errors_without_end_stop_at_the_deadline(lambda_proxy, created, tmp_path):
+    clock = FakeClock()
+    provider, _ = make_provider(lambda_proxy, clock)
+    lambda_proxy.fail("PUT", rf"/functions/{created}/code$", 500, "ServiceException", "Internal error", times=10_000)
+    spec, artifact = spec_for(tmp_path, created, wait=40, body=4)
+    start = clock.now()
+    with pytest.raises(DeadlineError, match=r"within 40 s: ServiceException: Internal error"):
+        deploy(provider, spec, artifact)
+    assert clock.now() - start == pytest.approx(40)
+
+
+def test_a_refused_endpoint_is_given_up_on_long_before_wait_timeout(tmp_path, function_name):
+    clock, log = FakeClock(), ListLog()
+    endpoint = closed_port_url()
+    client = boto_client("lambda", endpoint, retries={"total_max_attempts": 1})
+    provider = LambdaProvider(client, lambda: None, RunContext(log=log, clock=clock))
+    start = clock.now()
+    with pytest.raises(ProviderError) as caught:
+        provider.calls.get_function(function_name, deadline=Deadline(clock, 900, "reading"))
+    error = caught.value
+    assert not isinstance(error, DeadlineError)
+    assert "connections refused for" in error.message and endpoint in error.message
+    assert 30 <= clock.now() - start <= 30 + 15.05
+    assert 3 <= len(clock.sleeps) <= 40
+
+
+def test_a_refused_endpoint_ends_at_a_short_deadline_naming_it(tmp_path, function_name):
+    clock = FakeClock()
+    endpoint = closed_port_url()
+    client = boto_client("lambda", endpoint, retries={"total_max_attempts": 1})
+    provider = LambdaProvider(client, lambda: None, RunContext(log=ListLog(), clock=clock))
+    spec, artifact = spec_for(tmp_path, function_name, wait=10)
+    start = clock.now()
+    with pytest.raises(DeadlineError, match=r"within 10 s: EndpointConnectionError") as caught:
+        provider.plan(spec, artifact)  # four reads on four threads, each bounded
+    assert endpoint in caught.value.message and "AWS_ENDPOINT_URL" in caught.value.hint
+    assert clock.now() - start < 900
+
+
+# -- a reply lost after the service acted --------------------------------------------------------
+
+
+def test_create_whose_reply_was_lost_carries_on_to_publish_and_alias(lambda_proxy, aws_role, function_name, tmp_path):
+    clock = FakeClock()
+    provider, log = make_provider(lambda_proxy, clock)
+    lambda_proxy.reset_after("POST", CREATE)
+    spec, artifact = spec_for(tmp_path, function_name, role=aws_role, alias="live")
+    result = deploy(provider, spec, artifact)
+    assert (result.changed, result.version) == (True, "1")
+    assert len(lambda_proxy.calls("POST", CREATE)) == 2
+    assert any("reply was lost" in line for line in log.lines)
+    moto = boto_client("lambda", lambda_proxy.url)
+    assert moto.get_alias(FunctionName=function_name, Name="live")["FunctionVersion"] == "1"
+    assert code_of(moto, function_name, "1") == artifact.sha256
+
+
+def test_a_real_name_clash_on_create_fails_at_once(lambda_proxy, moto_server, aws_role, function_name, tmp_path):
+    clock = FakeClock()
+    provider, _ = make_provider(lambda_proxy, clock)
+    spec, artifact = spec_for(tmp_path, function_name, role=aws_role)
+    plan = provider.plan(spec, artifact)
+    assert plan.action == "create"
+    boto_client("lambda", moto_server).create_function(  # someone else, after our plan
+        FunctionName=function_name, Role=aws_role, Runtime="python3.12", Handler="app.handler", Code={"ZipFile": other_code()}
+    )
+    with pytest.raises(ProviderError, match="already exists") as caught:
+        provider.apply(plan, spec, artifact)
+    assert not isinstance(caught.value, DeadlineError)
+    assert clock.sleeps == []
+    assert len(lambda_proxy.calls("POST", CREATE)) == 1
+    assert not lambda_proxy.calls("POST", rf"/functions/{function_name}/versions$")
+
+
+def test_code_update_whose_reply_was_lost_is_published(lambda_proxy, created, tmp_path):
+    clock = FakeClock()
+    provider, log = make_provider(lambda_proxy, clock)
+    lambda_proxy.reset_after("PUT", rf"/functions/{created}/code$")
+    spec, artifact = spec_for(tmp_path, created, body=5)
+    result = deploy(provider, spec, artifact)
+    assert result.version == "2"
+    assert code_of(boto_client("lambda", lambda_proxy.url), created, "2") == artifact.sha256
+    assert any("reply was lost" in line for line in log.lines)
+
+
+def test_code_changed_by_someone_else_is_still_refused(lambda_proxy, moto_server, created, tmp_path):
+    provider, _ = make_provider(lambda_proxy, FakeClock())
+    spec, artifact = spec_for(tmp_path, created, body=6)
+    plan = provider.plan(spec, artifact)
+    boto_client("lambda", moto_server).update_function_code(FunctionName=created, ZipFile=other_code())
+    lambda_proxy.touch(created)
+    with pytest.raises(ProviderError, match="PreconditionFailedException"):
+        provider.apply(plan, spec, artifact)
+    assert not lambda_proxy.calls("POST", rf"/functions/{created}/versions$")
+
+
+# -- CreateAlias: 'update in progress' or 'alias exists' ------------------------------------------
+
+
+def test_create_alias_is_retried_while_an_update_is_in_progress(lambda_proxy, created, tmp_path):
+    clock = FakeClock()
+    provider, _ = make_provider(lambda_proxy, clock)
+    lambda_proxy.fail("POST", rf"/functions/{created}/aliases$", 409, "ResourceConflictException", CONFLICT, times=2)
+    spec, artifact = spec_for(tmp_path, created, body=7, alias="live")
+    assert deploy(provider, spec, artifact).version == "2"
+    assert len(lambda_proxy.calls("POST", rf"/functions/{created}/aliases$")) == 3
+    assert not lambda_proxy.calls("PUT", rf"/functions/{created}/aliases/live$"), "no alias existed: nothing to update"
+    assert boto_client("lambda", lambda_proxy.url).get_alias(FunctionName=created, Name="live")["FunctionVersion"] == "2"
+
+
+def test_create_alias_whose_reply_was_lost(lambda_proxy, created, tmp_path):
+    provider, _ = make_provider(lambda_proxy, FakeClock())
+    lambda_proxy.reset_after("POST", rf"/functions/{created}/aliases$")
+    spec, artifact = spec_for(tmp_path, created, body=8, alias="live")
+    assert deploy(provider, spec, artifact).version == "2"
+    assert not lambda_proxy.calls("PUT", rf"/functions/{created}/aliases/live$")
+    assert boto_client("lambda", lambda_proxy.url).get_alias(FunctionName=created, Name="live")["FunctionVersion"] == "2"
+
+
+def test_alias_created_by_someone_else_after_the_plan_is_moved(lambda_proxy, moto_server, created, tmp_path):
+    provider, _ = make_provider(lambda_proxy, FakeClock())
+    spec, artifact = spec_for(tmp_path, created, body=9, alias="live")
+    plan = provider.plan(spec, artifact)
+    boto_client("lambda", moto_server).create_alias(FunctionName=created, Name="live", FunctionVersion="1")
+    assert provider.apply(plan, spec, artifact).version == "2"
+    assert len(lambda_proxy.calls("PUT", rf"/functions/{created}/aliases/live$")) == 1
+    assert boto_client("lambda", moto_server).get_alias(FunctionName=created, Name="live")["FunctionVersion"] == "2"
+
+
+def sha256_b64(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
