@@ -370,7 +370,7 @@ def test_conflicts_without_end_hit_the_deadline(fake, artifact):
     spec = make_spec(fake, wait=30)
     provider, _, clock = connect(spec)
     with pytest.raises(
-        DeadlineError, match=r"within 30 s: Kudu kept answering 409 \(a deployment is already in progress\)"
+        DeadlineError, match=r"within 30 s: Kudu answered 409 \(a deployment is already in progress\)"
     ):
         provider.apply(provider.plan(spec, artifact), spec, artifact)
     assert clock.slept == pytest.approx(30)

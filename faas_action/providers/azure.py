@@ -19,6 +19,12 @@ Loopback seam: azure-core refuses bearer tokens over plain http. `_LoopbackHttp`
 per request, and only when the request's own host is 127.0.0.1, localhost or ::1 (the test
 servers); any other http endpoint is refused by check() before a token is ever requested.
 
+Failures the network causes: the SDKs' own retry policies are off (azure-core's sleep in real
+time, without our deadline); every ARM, Kudu and blob request has its timeouts cut to what its
+deadline leaves, and goes through base.retrying: connection failures, 408, 429 and 5xx are
+retried on ctx.clock within `wait-timeout` (a write only when it was never sent), a refused
+connection is given up on after base.REFUSED_FOR_S.
+
 Must not: read os.environ (ctx.environ only; DefaultAzureCredential alone reads the process
 environment, as it must), print workflow commands (ctx.log only), sleep or wait outside ctx.clock
 (every wait has a Deadline of `wait-timeout`), create Function Apps or slots, write anything in
@@ -35,7 +41,7 @@ import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 from azure.core import PipelineClient
 from azure.core.credentials import AccessToken
@@ -57,9 +63,11 @@ from azure.mgmt.core.polling.arm_polling import ARMPolling
 from azure.mgmt.web import WebSiteManagementClient
 from azure.mgmt.web.models import CsmSlotEntity, StringDictionary
 
-from ..errors import ActionError, CredentialsError, Problem, ProviderError
+from ..errors import ActionError, CredentialsError, DeadlineError, Problem, ProviderError
 from ..models import Artifact, AzureOptions, Change, DeployResult, FunctionSpec, Plan, frozen_map
-from .base import Clock, Deadline, Log, RunContext, backoff_delays
+from .base import Clock, Deadline, Log, Retryable, RunContext, backoff_delays, refused, retrying
+
+T = TypeVar("T")
 
 IGNORE_FILE = ".funcignore"
 # What `func init` writes into a new .funcignore: used when the project has none.
@@ -109,7 +117,12 @@ DEFAULT_POLL_S = 3.0
 MAX_POLL_S = 30.0
 FUNCTIONS_WAIT_CAP_S = 180.0
 SYNC_ATTEMPTS = 5
-REQUEST_TIMEOUT_S = 300.0
+REQUEST_TIMEOUT_S = 300.0  # one Kudu or blob request (a package upload)
+ARM_TIMEOUT_S = 120.0  # one ARM request
+CONNECT_TIMEOUT_S = 30.0
+DEFAULT_WAIT_S = 900.0  # wait-timeout's default: the bound of a call made without a deadline
+TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+NETWORK_HINT = "check the runner's network and proxy settings (HTTPS_PROXY, NO_PROXY) and any FAAS_AZURE_*_ENDPOINT"
 
 HOSTING_LABELS = {
     "flex": "Flex Consumption",
@@ -248,14 +261,15 @@ def connect(spec: FunctionSpec, ctx: RunContext) -> "AzureFunctions":
     assert isinstance(options, AzureOptions)
     how, credential = choose_credential(options, ctx)
     ctx.log.info(f"Azure credentials: {how}")
-    return AzureFunctions(options, credential, ctx)
+    return AzureFunctions(options, credential, ctx, wait_s=spec.wait_timeout_s)
 
 
 class AzureFunctions:
     """One Function App behind ARM (azure-mgmt-web) and Kudu. plan() reads; apply() deploys."""
 
-    def __init__(self, options: AzureOptions, credential: Any, ctx: RunContext) -> None:
+    def __init__(self, options: AzureOptions, credential: Any, ctx: RunContext, wait_s: float = DEFAULT_WAIT_S) -> None:
         self.options = options
+        self.wait_s = wait_s
         self.credential = credential
         self.log: Log = ctx.log
         self.clock: Clock = ctx.clock
@@ -268,13 +282,26 @@ class AzureFunctions:
             credential_scopes=[self.scope],
             per_retry_policies=[_LoopbackHttp()],
             user_agent=USER_AGENT,
-            retry_total=3,
-            retry_backoff_max=10,
-            connection_timeout=30,
-            read_timeout=120,
+            retry_total=0,  # _arm retries, on the run's clock
+            connection_timeout=CONNECT_TIMEOUT_S,
+            read_timeout=ARM_TIMEOUT_S,
             polling_interval=DEFAULT_POLL_S,
         )
         self.apps = self.web.web_apps
+
+    def _arm(self, what: str, call: Callable[..., T], *, deadline: Deadline | None = None, write: bool = False) -> T:
+        """One ARM operation. `call(**timeouts)` makes it with the timeouts cut to the deadline
+        (wait-timeout from now when none is given). Connection failures, 408, 429 and 5xx are
+        retried on the run's clock; for a `write` only a request that was never sent is."""
+        deadline = deadline or Deadline(self.clock, self.wait_s, what)
+        endpoint = self.options.arm_endpoint
+
+        def attempt() -> T:
+            budget = deadline.budget(ARM_TIMEOUT_S)
+            return call(connection_timeout=min(CONNECT_TIMEOUT_S, budget), read_timeout=budget)
+
+        with _calling(what, endpoint):
+            return retrying(deadline, self.log, what, attempt, lambda exc: _retryable(exc, endpoint, write))
 
     # -- plan: read-only ---------------------------------------------------------------------
     def plan(self, spec: FunctionSpec, artifact: Artifact) -> Plan:
@@ -447,12 +474,12 @@ class AzureFunctions:
     def _read_site(self, app: str, slot: str | None) -> Site:
         what = f"slot {slot} of Function App {app}" if slot else f"Function App {app}"
         try:
-            with _calling(f"reading {what}"):
-                site = (
-                    self.apps.get_slot(self.options.resource_group, app, slot)
-                    if slot
-                    else self.apps.get(self.options.resource_group, app)
-                )
+            site = self._arm(
+                f"reading {what}",
+                lambda **t: self.apps.get_slot(self.options.resource_group, app, slot, **t)
+                if slot
+                else self.apps.get(self.options.resource_group, app, **t),
+            )
         except ProviderError as exc:
             if isinstance(exc.__cause__, ResourceNotFoundError):
                 hint = (
@@ -495,16 +522,18 @@ class AzureFunctions:
         )
         if not match:
             return ""
-        with _calling(f"reading App Service plan {match[2]}"):
-            plan = self.web.app_service_plans.get(match[1], match[2])
+        plan = self._arm(
+            f"reading App Service plan {match[2]}", lambda **t: self.web.app_service_plans.get(match[1], match[2], **t)
+        )
         return (plan.sku.tier or plan.sku.name or "") if plan.sku else ""
 
     def _read_settings(self, site: Site) -> dict[str, str]:
-        with _calling(f"reading the app settings of {site.label}"):
-            if site.slot:
-                result = self.apps.list_application_settings_slot(self.options.resource_group, site.app, site.slot)
-            else:
-                result = self.apps.list_application_settings(self.options.resource_group, site.app)
+        result = self._arm(
+            f"reading the app settings of {site.label}",
+            lambda **t: self.apps.list_application_settings_slot(self.options.resource_group, site.app, site.slot, **t)
+            if site.slot
+            else self.apps.list_application_settings(self.options.resource_group, site.app, **t),
+        )
         return dict(result.properties or {})
 
     def _deployed(self, site: Site, method: str, settings: Mapping[str, str]) -> Deployed:
@@ -513,16 +542,18 @@ class AzureFunctions:
             match = PACKAGE_BLOB.search(_strip_query(settings.get("WEBSITE_RUN_FROM_PACKAGE", "")))
             return Deployed(match["hex"], match["blob"]) if match else Deployed()
         try:
-            with _calling(f"listing the deployments of {site.label}"):
-                if site.slot:
-                    deployments = list(
-                        self.apps.list_deployments_slot(self.options.resource_group, site.app, site.slot)
-                    )
-                else:
-                    deployments = list(self.apps.list_deployments(self.options.resource_group, site.app))
-        except CredentialsError:
+            deployments = self._arm(
+                f"listing the deployments of {site.label}",
+                lambda **t: list(self.apps.list_deployments_slot(self.options.resource_group, site.app, site.slot, **t))
+                if site.slot
+                else list(self.apps.list_deployments(self.options.resource_group, site.app, **t)),
+            )
+        except (CredentialsError, DeadlineError):
             raise
         except ProviderError as exc:
+            if _unreachable(exc):
+                raise
+            raise
             # Some plans do not list deployments through ARM: then the package is simply deployed.
             self.log.debug(f"cannot tell which package {site.label} runs ({exc.message}); it will be deployed")
             return Deployed()
@@ -533,11 +564,13 @@ class AzureFunctions:
         """Replace the whole set (the PUT has no merge): built from what plan() read."""
         body = StringDictionary(properties=dict(settings))
         self.log.info(f"Updating the app settings of {site.label} ({len(settings)} settings)")
-        with _calling(f"updating the app settings of {site.label}"):
-            if site.slot:
-                self.apps.update_application_settings_slot(self.options.resource_group, site.app, site.slot, body)
-            else:
-                self.apps.update_application_settings(self.options.resource_group, site.app, body)
+        # A PUT of the whole set: sending it twice leaves the same settings, so it is retried.
+        self._arm(
+            f"updating the app settings of {site.label}",
+            lambda **t: self.apps.update_application_settings_slot(self.options.resource_group, site.app, site.slot, body, **t)
+            if site.slot
+            else self.apps.update_application_settings(self.options.resource_group, site.app, body, **t),
+        )
 
     def _sync_triggers(self, site: Site, spec: FunctionSpec) -> None:
         """POST syncfunctiontriggers, retried with backoff (the site may be restarting after the
@@ -547,55 +580,75 @@ class AzureFunctions:
         self.log.info(f"Syncing the triggers of {site.label}")
         for attempt in range(1, SYNC_ATTEMPTS + 1):
             try:
-                with _calling(f"syncing the triggers of {site.label}"):
-                    try:
-                        if site.slot:
-                            self.apps.sync_function_triggers_slot(self.options.resource_group, site.app, site.slot)
-                        else:
-                            self.apps.sync_function_triggers(self.options.resource_group, site.app)
-                    except HttpResponseError as exc:
-                        if exc.status_code != 200:
-                            raise
+                self._arm(
+                    f"syncing the triggers of {site.label}",
+                    lambda **t: self._sync_triggers_once(site, **t),
+                    deadline=deadline,
+                )
                 return
-            except CredentialsError:
+            except (CredentialsError, DeadlineError):
                 raise
             except ProviderError as exc:
-                if getattr(exc.__cause__, "status_code", None) == 403 or attempt == SYNC_ATTEMPTS:
+                if getattr(exc.__cause__, "status_code", None) == 403 or attempt == SYNC_ATTEMPTS or _unreachable(exc):
                     raise
                 delay = next(delays)
                 self.log.info(f"trigger sync failed ({exc.message}); retrying in {delay:.1f} s")
                 deadline.sleep(delay, detail=f"the last attempt failed: {exc.message}")
 
+    def _sync_triggers_once(self, site: Site, **timeouts: float) -> None:
+        try:
+            if site.slot:
+                self.apps.sync_function_triggers_slot(self.options.resource_group, site.app, site.slot, **timeouts)
+            else:
+                self.apps.sync_function_triggers(self.options.resource_group, site.app, **timeouts)
+        except HttpResponseError as exc:
+            if exc.status_code != 200:
+                raise
+
     def _swap(self, state: AzureState, spec: FunctionSpec) -> None:
         target = state.target
         assert target.slot
         deadline = Deadline(self.clock, spec.wait_timeout_s, f"swap of slot {target.slot} into production")
+        budget = deadline.budget(ARM_TIMEOUT_S)
         polling = _ClockPolling(
             deadline,
             self.log,
             f"swap {target.slot} -> production",
             timeout=DEFAULT_POLL_S,
             path_format_arguments={"endpoint": self.options.arm_endpoint},
+            connection_timeout=min(CONNECT_TIMEOUT_S, budget),
+            read_timeout=budget,
         )
         self.log.info(f"Swapping slot {target.slot} into production")
-        with _calling(f"swapping slot {target.slot} of {target.app} into production"):
-            poller = self.apps.begin_swap_slot_with_production(
+        what = f"swapping slot {target.slot} of {target.app} into production"
+        # Not idempotent (a second swap swaps back): retried only when the request was never sent.
+        poller = self._arm(
+            what,
+            lambda **t: self.apps.begin_swap_slot_with_production(
                 self.options.resource_group,
                 target.app,
                 CsmSlotEntity(target_slot=target.slot, preserve_vnet=True),
                 polling=polling,
-            )
+                **t,
+            ),
+            deadline=deadline,
+            write=True,
+        )
+        with _calling(what, self.options.arm_endpoint):
             poller.result()
         self.log.info(
             f"Swapped {target.slot} into production; the previous production build is now in {target.slot} (swap again to roll back)"
         )
 
     # -- functions -----------------------------------------------------------------------------
-    def _list_functions(self, site: Site) -> list[Any]:
-        with _calling(f"listing the functions of {site.label}"):
-            if site.slot:
-                return list(self.apps.list_instance_functions_slot(self.options.resource_group, site.app, site.slot))
-            return list(self.apps.list_functions(self.options.resource_group, site.app))
+    def _list_functions(self, site: Site, deadline: Deadline | None = None) -> list[Any]:
+        return self._arm(
+            f"listing the functions of {site.label}",
+            lambda **t: list(self.apps.list_instance_functions_slot(self.options.resource_group, site.app, site.slot, **t))
+            if site.slot
+            else list(self.apps.list_functions(self.options.resource_group, site.app, **t)),
+            deadline=deadline,
+        )
 
     def _list_functions_once(self, site: Site) -> list[Any]:
         try:
@@ -616,9 +669,9 @@ class AzureFunctions:
         delay = 1.0
         while True:
             try:
-                functions = self._list_functions(site)
+                functions = self._list_functions(site, deadline)
                 detail = "0 functions indexed"
-            except CredentialsError:
+            except (CredentialsError, DeadlineError):
                 raise
             except ProviderError as exc:
                 functions, detail = [], exc.message
@@ -646,32 +699,41 @@ class AzureFunctions:
         if key:
             self.log.mask(key)
         what = f"uploading the package to the storage account of {state.target.label}"
-        with _calling(what):
-            service = BlobServiceClient.from_connection_string(
-                connection, retry_total=3, connection_timeout=30, read_timeout=REQUEST_TIMEOUT_S
-            )
-            container = service.get_container_client(RELEASES_CONTAINER)
+        deadline = Deadline(self.clock, self.wait_s, what)
+        # The blob SDK's own retries are off (they sleep in real time): `retrying` retries the
+        # whole step, which is content-addressed and so safe to repeat.
+        service = BlobServiceClient.from_connection_string(connection, retry_total=0)
+        container = service.get_container_client(RELEASES_CONTAINER)
+        blob = container.get_blob_client(state.blob_name)
+        endpoint = service.primary_endpoint
+
+        def attempt() -> None:
+            budget = deadline.budget(REQUEST_TIMEOUT_S)
+            timeouts = {"connection_timeout": min(CONNECT_TIMEOUT_S, budget), "read_timeout": budget}
             try:
-                container.create_container()
+                container.create_container(**timeouts)
             except ResourceExistsError:
                 pass
-            blob = container.get_blob_client(state.blob_name)
             try:
-                uploaded = blob.get_blob_properties().size == artifact.size
+                uploaded = blob.get_blob_properties(**timeouts).size == artifact.size
             except ResourceNotFoundError:
                 uploaded = False
             if uploaded:  # content-addressed: same name, same bytes
                 self.log.info(f"Blob {RELEASES_CONTAINER}/{state.blob_name} already holds this package")
-            else:
-                self.log.info(f"Uploading the package to blob {RELEASES_CONTAINER}/{state.blob_name}")
-                with open(artifact.path, "rb") as body:
-                    blob.upload_blob(
-                        body,
-                        length=artifact.size,
-                        overwrite=True,
-                        content_settings=ContentSettings(content_type="application/zip"),
-                        metadata={"sha256": artifact.sha256_hex},
-                    )
+                return
+            self.log.info(f"Uploading the package to blob {RELEASES_CONTAINER}/{state.blob_name}")
+            with open(artifact.path, "rb") as body:
+                blob.upload_blob(
+                    body,
+                    length=artifact.size,
+                    overwrite=True,
+                    content_settings=ContentSettings(content_type="application/zip"),
+                    metadata={"sha256": artifact.sha256_hex},
+                    **timeouts,
+                )
+
+        with _calling(what, endpoint):
+            retrying(deadline, self.log, what, attempt, lambda exc: _retryable(exc, endpoint))
         # Wall-clock time for the SAS validity (not a wait): ten years, as the Azure CLI does.
         now = datetime.now(timezone.utc)
         sas = generate_blob_sas(
@@ -721,71 +783,67 @@ class AzureFunctions:
     def _post_package(
         self, kudu: "Kudu", url: str, artifact: Artifact, content_type: str, deadline: Deadline
     ) -> HttpResponse:
-        """POST the zip; a 409 (a deployment in progress) or a gateway error is retried with backoff."""
-        delays = backoff_delays(base=2.0, cap=MAX_POLL_S)
-        while True:
-            try:
-                with open(artifact.path, "rb") as body:
-                    response = kudu.send(
-                        "POST",
-                        url,
-                        deadline,
-                        content=body,
-                        headers={"Content-Type": content_type, "Content-Length": str(artifact.size)},
-                    )
-            except (ServiceRequestError, ServiceResponseError) as exc:
-                delay = next(delays)
-                self.log.info(f"Kudu did not answer ({_first_line(exc)}); retrying in {delay:.1f} s")
-                deadline.sleep(delay, detail=f"Kudu did not answer: {_first_line(exc)}")
-                continue
+        """POST the zip; no answer, a 409 (a deployment in progress) or a gateway error is retried
+        with backoff (a deploy of the same package twice deploys it once more, no harm)."""
+
+        def attempt() -> HttpResponse:
+            with open(artifact.path, "rb") as body:
+                response = kudu.send(
+                    "POST",
+                    url,
+                    deadline,
+                    content=body,
+                    headers={"Content-Type": content_type, "Content-Length": str(artifact.size)},
+                )
             if response.status_code in (200, 202):
                 return response
             if response.status_code in (409, 502, 503):
-                delay = _retry_after(response) or next(delays)
                 why = "a deployment is already in progress" if response.status_code == 409 else "the SCM site is busy"
-                self.log.info(f"Kudu answered {response.status_code} ({why}); retrying in {delay:.1f} s")
-                deadline.sleep(delay, detail=f"Kudu kept answering {response.status_code} ({why})")
-                continue
+                raise _KuduBusy(response, why)
             raise kudu_error(response, "uploading the package")
+
+        return retrying(deadline, self.log, "uploading the package", attempt, kudu.retryable, base=2.0, cap=MAX_POLL_S)
 
     def _wait_for_deployment(
         self, kudu: "Kudu", url: str, deadline: Deadline, first_delay: float | None, target: Site
     ) -> dict[str, Any]:
-        """Poll a Kudu deployment until status 4; 3, 5, -1 and 6 fail; the deadline bounds it."""
+        """Poll a Kudu deployment until status 4; 3, 5, -1 and 6 fail; the deadline bounds it.
+        A poll that gets no answer, a 404 (not registered yet) or a 5xx is polled again."""
         delay = first_delay if first_delay is not None else DEFAULT_POLL_S
         last = None
+
+        def poll() -> HttpResponse:
+            response = kudu.send("GET", url, deadline)
+            if response.status_code in (200, 202):
+                return response
+            if response.status_code in (404, 500, 502, 503, 504):
+                raise _KuduBusy(response, "")
+            raise kudu_error(response, "reading the deployment status")
+
         while True:
-            try:
-                response = kudu.send("GET", url, deadline)
-            except (ServiceRequestError, ServiceResponseError) as exc:
-                response, detail = None, f"Kudu did not answer: {_first_line(exc)}"
-            if response is not None and response.status_code in (200, 202):
-                body = _json_or_empty(response)
-                status = _int(body.get("status"), 0)
-                name = KUDU_STATUS.get(status, "Unknown")
-                deployment_id = body.get("id") or "?"
-                progress = str(body.get("progress") or "").strip()
-                if (status, progress) != last:
-                    self.log.info(
-                        f"deployment {deployment_id}: {name} (status {status})" + (f": {progress}" if progress else "")
-                    )
-                    last = (status, progress)
-                if status == KUDU_SUCCESS:
-                    return body
-                if status in KUDU_FAILURES:
-                    self._print_deployment_log(kudu, body, deadline)
-                    raise ProviderError(
-                        f"Kudu deployment {deployment_id} to {target.label} ended with status {status} ({name})",
-                        hint=KUDU_FAILURES[status],
-                    )
-                detail = f"deployment {deployment_id} is still {name} (status {status})"
-                delay = _retry_after(response) or delay
-            elif response is not None and response.status_code in (404, 500, 502, 503, 504):
-                detail = f"Kudu answered {response.status_code} for the deployment status"
-                self.log.info(f"{detail}; polling again")
-            elif response is not None:
-                raise kudu_error(response, "reading the deployment status")
-            deadline.sleep(min(delay, MAX_POLL_S), detail=detail)
+            response = retrying(
+                deadline, self.log, "reading the deployment status", poll, kudu.retryable, base=DEFAULT_POLL_S, cap=MAX_POLL_S
+            )
+            body = _json_or_empty(response)
+            status = _int(body.get("status"), 0)
+            name = KUDU_STATUS.get(status, "Unknown")
+            deployment_id = body.get("id") or "?"
+            progress = str(body.get("progress") or "").strip()
+            if (status, progress) != last:
+                self.log.info(
+                    f"deployment {deployment_id}: {name} (status {status})" + (f": {progress}" if progress else "")
+                )
+                last = (status, progress)
+            if status == KUDU_SUCCESS:
+                return body
+            if status in KUDU_FAILURES:
+                self._print_deployment_log(kudu, body, deadline)
+                raise ProviderError(
+                    f"Kudu deployment {deployment_id} to {target.label} ended with status {status} ({name})",
+                    hint=KUDU_FAILURES[status],
+                )
+            delay = _retry_after(response) or delay
+            deadline.sleep(min(delay, MAX_POLL_S), detail=f"deployment {deployment_id} is still {name} (status {status})")
 
     def _print_deployment_log(self, kudu: "Kudu", deployment: Mapping[str, Any], deadline: Deadline) -> None:
         log_url = deployment.get("log_url")
@@ -1111,10 +1169,30 @@ class Kudu:
         return self.base + parts.path[index:] + (f"?{parts.query}" if parts.query else "")
 
     def send(self, method: str, url: str, deadline: Deadline, **kwargs: Any) -> HttpResponse:
-        timeout = max(5.0, min(deadline.remaining(), REQUEST_TIMEOUT_S))
+        """One request, its timeouts cut to the deadline; connection errors pass through (see retryable)."""
+        timeout = deadline.budget(REQUEST_TIMEOUT_S)
         request = HttpRequest(method, url, **kwargs)
-        with _calling(f"Kudu {method} {urllib.parse.urlsplit(url).path}", network=False):
-            return self._client.send_request(request, connection_timeout=min(30.0, timeout), read_timeout=timeout)
+        with _calling(f"Kudu {method} {urllib.parse.urlsplit(url).path}", self.base, network=False):
+            return self._client.send_request(
+                request, connection_timeout=min(CONNECT_TIMEOUT_S, timeout), read_timeout=timeout
+            )
+
+    def retryable(self, exc: Exception) -> Retryable | None:
+        """A busy answer (_KuduBusy) or no answer at all: worth another attempt."""
+        if isinstance(exc, _KuduBusy):
+            return Retryable(exc.reason, after=_retry_after(exc.response))
+        if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+            return Retryable("Kudu did not answer", f"{self.base}: {_first_line(exc)}", refused=refused(exc), hint=NETWORK_HINT)
+        return None
+
+
+class _KuduBusy(Exception):
+    """Kudu answered, but not yet usefully (409 deployment running, 404 not registered yet, 5xx)."""
+
+    def __init__(self, response: HttpResponse, why: str) -> None:
+        super().__init__(f"Kudu answered {response.status_code}" + (f" ({why})" if why else ""))
+        self.response = response
+        self.reason = str(self)
 
 
 def kudu_error(response: HttpResponse, what: str) -> ActionError:
@@ -1128,11 +1206,10 @@ def kudu_error(response: HttpResponse, what: str) -> ActionError:
 
 
 @contextmanager
-def _calling(what: str, network: bool = True) -> Iterator[None]:
-    """Turns azure-core exceptions into the action's errors (message first line, no secrets).
-
-    With network=False, connection errors pass through for the caller's retry loop.
-    """
+def _calling(what: str, endpoint: str, network: bool = True) -> Iterator[None]:
+    """Turns azure-core exceptions into the action's errors (message first line, no secrets);
+    a connection failure names `endpoint`. With network=False, connection errors pass through
+    for the caller's retry loop."""
     try:
         yield
     except ActionError:
@@ -1152,7 +1229,31 @@ def _calling(what: str, network: bool = True) -> Iterator[None]:
     except (ServiceRequestError, ServiceResponseError) as exc:
         if not network:
             raise
-        raise ProviderError(f"{what}: could not reach Azure: {_first_line(exc)}") from exc
+        raise ProviderError(f"{what}: could not reach {endpoint}: {_first_line(exc)}", hint=NETWORK_HINT) from exc
+
+
+def _retryable(exc: Exception, endpoint: str, write: bool = False) -> Retryable | None:
+    """Is this azure-core failure worth another attempt? A request never sent (ServiceRequestError:
+    refused, unresolvable, connect timeout) always is; a request sent but unanswered, 408, 429 and
+    5xx are too, unless it was a `write` that may have taken effect."""
+    if isinstance(exc, ServiceRequestError):
+        return Retryable("no connection", f"{endpoint}: {_first_line(exc)}", refused=refused(exc), hint=NETWORK_HINT)
+    if write:
+        return None
+    if isinstance(exc, ServiceResponseError):
+        return Retryable("no answer", f"{endpoint}: {_first_line(exc)}", hint=NETWORK_HINT)
+    if (
+        isinstance(exc, HttpResponseError)
+        and not isinstance(exc, ClientAuthenticationError)
+        and exc.status_code in TRANSIENT_STATUS
+    ):
+        return Retryable(f"HTTP {exc.status_code}", _first_line(exc), after=_retry_after(exc.response))
+    return None
+
+
+def _unreachable(exc: ProviderError) -> bool:
+    """Did this error end retries of a request that could not reach its endpoint?"""
+    return isinstance(exc.__cause__, (ServiceRequestError, ServiceResponseError))
 
 
 # -- small helpers -----------------------------------------------------------------------------

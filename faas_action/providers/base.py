@@ -239,12 +239,13 @@ def retrying(
                 ) from failure
         else:
             refused_since = None
-        delay = retry.after if retry.after is not None else next(delays)
-        log.info(f"{what}: {retry.reason}, retrying in {delay:.1f} s")
         try:
-            deadline.sleep(delay, detail=retry.message)
+            deadline.check(retry.message)
         except DeadlineError as expired:
             raise DeadlineError(expired.message, hint=retry.hint or expired.hint) from failure
+        delay = min(retry.after if retry.after is not None else next(delays), deadline.remaining())
+        log.info(f"{what}: {retry.reason}, retrying in {delay:.1f} s")
+        deadline.sleep(delay, detail=retry.message)
 
 
 def refused(exc: BaseException) -> bool:

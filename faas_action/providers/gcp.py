@@ -10,6 +10,11 @@ Must not: read os.environ (ctx.environ only; google-auth's own ADC lookup is the
 print workflow commands, validate user input (config.py did), wait except through ctx.clock
 (google-api-core's real-time retries and polling are switched off on every call), or let a
 redeploy reset a setting the user did not give.
+
+Failures the network causes: every request's timeout is cut to what its deadline leaves, and
+calls go through base.retrying: no answer, 408, 429 and 5xx are retried on ctx.clock within
+`wait-timeout` (a create or update only when it was never sent), and a refused connection is
+given up on after base.REFUSED_FOR_S.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from google.protobuf import field_mask_pb2
 
 from ..errors import ActionError, CredentialsError, InputError, Problem, ProviderError
 from ..models import Artifact, Change, DeployResult, FunctionSpec, GcpOptions, Plan
-from .base import Deadline, RunContext, backoff_delays
+from .base import Deadline, Retryable, RunContext, backoff_delays, refused, retrying
 
 IGNORE_FILE = ".gcloudignore"
 # gcloud's generated defaults when a source has no .gcloudignore ("gcloud topic gcloudignore").
@@ -51,7 +56,9 @@ UNZIPPED_LIMIT = 500 * 1024 * 1024  # "500MB (uncompressed) for sources plus mod
 PLATFORM_ENV = ("LOG_EXECUTION_ID",)  # added by the platform on deploy (deploy-cloud-functions #421)
 INVOKER_ROLE = "roles/run.invoker"
 ALL_USERS = "allUsers"
-CALL_TIMEOUT = 60.0  # seconds for one HTTP request; waits are bounded by wait-timeout instead
+CALL_TIMEOUT = 60.0  # seconds for one HTTP request, at most; waits are bounded by wait-timeout instead
+DEFAULT_WAIT_S = 900.0  # wait-timeout's default: the bound of a call made without a deadline
+FUNCTIONS_ENDPOINT = "https://cloudfunctions.googleapis.com"
 UPLOAD_ATTEMPTS = 5
 POLL_FIRST, POLL_FACTOR, POLL_MAX = 0.5, 1.5, 10.0
 RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
@@ -61,9 +68,8 @@ TRANSIENT = (
     api_exceptions.InternalServerError,
     api_exceptions.GatewayTimeout,
     api_exceptions.BadGateway,
-    requests.ConnectionError,
-    requests.Timeout,
 )
+NETWORK_HINT = "check the runner's network and proxy settings (HTTPS_PROXY, NO_PROXY) and any FAAS_GCP_ENDPOINT"
 CREDENTIALS_HINT = (
     "run google-github-actions/auth (workload identity federation) earlier in the same job, "
     "or pass an access token in `gcp-access-token`"
@@ -156,6 +162,8 @@ def connect(spec: FunctionSpec, ctx: RunContext) -> "GcpProvider":
         project=project,
         run_endpoint=options.endpoint or RUN_ENDPOINT,
         ctx=ctx,
+        api_endpoint=options.endpoint or FUNCTIONS_ENDPOINT,
+        wait_s=spec.wait_timeout_s,
     )
 
 
@@ -247,8 +255,12 @@ class GcpProvider:
         project: str,
         run_endpoint: str,
         ctx: RunContext,
+        api_endpoint: str = FUNCTIONS_ENDPOINT,
+        wait_s: float = DEFAULT_WAIT_S,
     ) -> None:
         self.client = client
+        self.api_endpoint = api_endpoint.rstrip("/")
+        self.wait_s = wait_s
         self.session = session  # authorized: Cloud Run IAM calls
         self.uploads = requests.Session()  # unauthenticated: signed URLs refuse credentials
         self.credentials = credentials
@@ -262,7 +274,7 @@ class GcpProvider:
     def plan(self, spec: FunctionSpec, artifact: Artifact) -> Plan:
         options = _options(spec)
         name = self.client.function_path(self.project, options.region, spec.name)
-        deadline = Deadline(self.ctx.clock, spec.wait_timeout_s, f"the deployment already running on {name}")
+        deadline = Deadline(self.ctx.clock, spec.wait_timeout_s, f"reading function {name}")
         current = self._read(name, deadline)
         code_hex = artifact.sha256_hex[:63]
         wanted = _wanted_settings(spec, options, _settings_of(current) if current else None)
@@ -451,7 +463,10 @@ class GcpProvider:
             try:
                 with open(artifact.path, "rb") as body:
                     reply = self.uploads.put(
-                        target.upload_url, data=body, headers={"Content-Type": "application/zip"}, timeout=CALL_TIMEOUT * 5
+                        target.upload_url,
+                        data=body,
+                        headers={"Content-Type": "application/zip"},
+                        timeout=deadline.budget(CALL_TIMEOUT * 5),
                     )
             except requests.RequestException as exc:
                 problem = _redact(str(exc), target.upload_url)
@@ -539,27 +554,38 @@ class GcpProvider:
         deadline = Deadline(self.ctx.clock, spec.wait_timeout_s, f"setting the IAM policy of {service}")
         delays = backoff_delays()
         while True:
-            policy = self._iam("GET", f"{service}:getIamPolicy", "read the IAM policy")
+            policy = self._iam("GET", f"{service}:getIamPolicy", "read the IAM policy", deadline=deadline)
             updated = _with_invoker(policy, allow)
             if updated is None:
                 self.log.info(f"{service}: {ALL_USERS} {'already has' if allow else 'does not have'} {INVOKER_ROLE}")
                 return
             try:
-                self._iam("POST", f"{service}:setIamPolicy", "set the IAM policy", {"policy": updated})
+                # Guarded by the policy's etag: a retry after a lost reply meets a 409 and reads again.
+                self._iam("POST", f"{service}:setIamPolicy", "set the IAM policy", {"policy": updated}, deadline=deadline)
             except _PolicyConflict:
                 deadline.sleep(next(delays), detail="the IAM policy kept changing concurrently")
                 continue
             self.log.info(f"{service}: {'granted' if allow else 'revoked'} {INVOKER_ROLE} for {ALL_USERS}")
             return
 
-    def _iam(self, method: str, resource_verb: str, what: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _iam(
+        self, method: str, resource_verb: str, what: str, body: dict[str, Any] | None = None, deadline: Deadline | None = None
+    ) -> dict[str, Any]:
         url = f"{self.run_endpoint}/v2/{resource_verb}"
+        deadline = deadline or Deadline(self.ctx.clock, self.wait_s, what)
+
+        def attempt() -> requests.Response:
+            reply = self.session.request(method, url, json=body, timeout=deadline.budget(CALL_TIMEOUT))
+            if reply.status_code in RETRYABLE_STATUS:
+                raise _Busy(reply)
+            return reply
+
         try:
-            reply = self.session.request(method, url, json=body, timeout=CALL_TIMEOUT)
+            reply = retrying(deadline, self.log, what, attempt, lambda exc: _retryable(exc, self.run_endpoint))
         except google.auth.exceptions.GoogleAuthError as exc:
             raise CredentialsError(f"{what}: could not get a GCP access token: {exc}") from exc
         except requests.RequestException as exc:
-            raise ProviderError(f"{what}: cannot reach {self.run_endpoint}: {exc}") from exc
+            raise ProviderError(f"{what}: cannot reach {self.run_endpoint}: {exc}", hint=NETWORK_HINT) from exc
         if reply.status_code == 200:
             return reply.json()
         message = _error_message(reply)
@@ -607,24 +633,25 @@ class GcpProvider:
         missing_ok: bool = False,
         **kwargs: Any,
     ) -> Any:
-        """One API call without google-api-core's real-time retry; transient failures of
-        idempotent calls are retried on the injected clock until `deadline`."""
-        delays = backoff_delays()
-        while True:
-            try:
-                return method(*args, retry=None, timeout=CALL_TIMEOUT, **kwargs)
-            except api_exceptions.NotFound as exc:
-                if missing_ok:
-                    return None
-                raise _api_error(what, exc) from exc
-            except TRANSIENT as exc:
-                if not retry_transient or deadline is None:
-                    raise _api_error(what, exc) from exc
-                detail = getattr(exc, "message", None) or str(exc)
-                self.log.warning(f"{what}: {detail}; retrying")
-                deadline.sleep(next(delays), detail=f"{what} kept failing: {detail}")
-            except (api_exceptions.GoogleAPICallError, google.auth.exceptions.GoogleAuthError, requests.RequestException) as exc:
-                raise _api_error(what, exc) from exc
+        """One API call without google-api-core's real-time retry, its timeout cut to `deadline`
+        (wait-timeout from now when none is given). Transient failures are retried on the
+        injected clock until the deadline; with retry_transient=False (a create or an update)
+        only a request that was never sent is."""
+        deadline = deadline or Deadline(self.ctx.clock, self.wait_s, what)
+        try:
+            return retrying(
+                deadline,
+                self.log,
+                what,
+                lambda: method(*args, retry=None, timeout=deadline.budget(CALL_TIMEOUT), **kwargs),
+                lambda exc: _retryable(exc, self.api_endpoint, write=not retry_transient),
+            )
+        except api_exceptions.NotFound as exc:
+            if missing_ok:
+                return None
+            raise _api_error(what, exc, self.api_endpoint) from exc
+        except (api_exceptions.GoogleAPICallError, google.auth.exceptions.GoogleAuthError, requests.RequestException) as exc:
+            raise _api_error(what, exc, self.api_endpoint) from exc
 
     def _mask_token(self) -> None:
         """Mask an access token obtained by refreshing ADC (a given token is masked already)."""
@@ -636,6 +663,45 @@ class GcpProvider:
 
 class _PolicyConflict(ProviderError):
     """setIamPolicy refused a stale etag: read the policy again."""
+
+
+class _Busy(Exception):
+    """An HTTP answer worth asking again (408, 429, 5xx) from a call made with requests."""
+
+    def __init__(self, reply: requests.Response) -> None:
+        super().__init__(f"HTTP {reply.status_code}")
+        self.reply = reply
+
+
+def _retryable(exc: Exception, endpoint: str, write: bool = False) -> Retryable | None:
+    """Is this failure worth another attempt? A request never sent (refused, connect timeout)
+    always is; no answer, 408, 429 and 5xx are too, unless it was a `write` that may have taken
+    effect."""
+    never_sent = isinstance(exc, requests.ConnectTimeout) or (isinstance(exc, requests.ConnectionError) and refused(exc))
+    if never_sent:
+        return Retryable("no connection", f"{endpoint}: {_short(exc)}", refused=refused(exc), hint=NETWORK_HINT)
+    if write:
+        return None
+    if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+        return Retryable("no answer", f"{endpoint}: {_short(exc)}", hint=NETWORK_HINT)
+    if isinstance(exc, _Busy):
+        return Retryable(str(exc), _error_message(exc.reply), after=_seconds(exc.reply.headers.get("Retry-After")))
+    if isinstance(exc, TRANSIENT):
+        return Retryable(type(exc).__name__, getattr(exc, "message", None) or str(exc))
+    return None
+
+
+def _short(exc: Exception) -> str:
+    """A requests/urllib3 error in one line: the innermost reason, not the whole wrapper chain."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return " ".join(str(reason or exc).split())[:300]
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return min(max(float(value), 0.0), 60.0) if value else None
+    except ValueError:
+        return None
 
 
 # -- plain values: settings read from a function and wanted by the spec ----------------------
@@ -883,7 +949,7 @@ def _redact(text: str, signed_url: str) -> str:
     return text.replace(query, "<signed>") if query else text
 
 
-def _api_error(what: str, exc: Exception) -> ActionError:
+def _api_error(what: str, exc: Exception, endpoint: str = FUNCTIONS_ENDPOINT) -> ActionError:
     """An SDK, auth or transport failure as the action's error, keeping the service's message."""
     if isinstance(exc, google.auth.exceptions.GoogleAuthError):
         return CredentialsError(
@@ -891,7 +957,7 @@ def _api_error(what: str, exc: Exception) -> ActionError:
             hint="check the google-github-actions/auth step (workload identity provider, service account)",
         )
     if isinstance(exc, requests.RequestException):
-        return ProviderError(f"{what}: cannot reach the Cloud Functions API: {exc}")
+        return ProviderError(f"{what}: cannot reach {endpoint}: {_short(exc)}", hint=NETWORK_HINT)
     message = getattr(exc, "message", None) or str(exc)
     if isinstance(exc, api_exceptions.Unauthenticated):
         return CredentialsError(f"{what}: {message}", hint="the access token is invalid or expired")

@@ -23,7 +23,9 @@ except on ARM's first 202, which azure-mgmt-web parses as whole seconds), `swap_
 `swap_result`, `sync_status`, `sync_failures` (400s answered before it), `kudu_target` (the site
 Kudu deploys into: the SCM endpoint serves the app and its slots alike), and per site
 `functions`, `index_after` (function listings that stay empty after a deploy), `settings`,
-`code_sha256` (what it runs before the test) and `sku` / `kind`.
+`code_sha256` (what it runs before the test) and `sku` / `kind`. Faults: `arm_failures` (the
+statuses answered, in order, to the next ARM requests, e.g. [503, 500]) and `drop(...)` (close
+the connection of the next matching requests without a reply, before acting on them).
 """
 
 from __future__ import annotations
@@ -185,6 +187,8 @@ class FakeAzure:
         self.swap_result = "Succeeded"
         self.sync_status = 200
         self.sync_failures = 0
+        self.arm_failures: list[int] = []
+        self.drops: list[list[Any]] = []  # [method, path fragment, remaining]
         self.deployments: dict[str, tuple[FakeDeployment, tuple[str, str | None]]] = {}
         self.operations: dict[str, dict[str, Any]] = {}
         self.lock = threading.RLock()
@@ -245,6 +249,20 @@ class FakeAzure:
     def env(self) -> dict[str, str]:
         return {"FAAS_AZURE_ARM_ENDPOINT": self.arm_url, "FAAS_AZURE_SCM_ENDPOINT": self.scm_url}
 
+    def drop(self, method: str, fragment: str, times: int = 1) -> None:
+        """Close the connection of the next `times` requests whose path contains `fragment`."""
+        with self.lock:
+            self.drops.append([method, fragment, times])
+
+    def take_drop(self, method: str, path: str) -> bool:
+        with self.lock:
+            for drop in self.drops:
+                if drop[2] > 0 and drop[0] == method and drop[1] in path:
+                    drop[2] -= 1
+                    self.requests.append(Recorded(method, "dropped", path, {}, {}, b""))
+                    return True
+        return False
+
     # -- what reached the fake ---------------------------------------------------------------
     def writes(self) -> list[Recorded]:
         return [r for r in self.requests if r.is_write]
@@ -276,6 +294,9 @@ class FakeAzure:
                 return _json(
                     401, {"error": {"code": "InvalidAuthenticationToken", "message": "The access token is invalid."}}
                 )
+            if service == "arm" and self.arm_failures:
+                status = self.arm_failures.pop(0)
+                return _json(status, {"error": {"code": "ServiceUnavailable", "message": f"injected {status}"}})
             if service == "arm":
                 return self._arm(method, path, query, body)
             if service == "kudu":
@@ -604,6 +625,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         body = self._body()
+        if self.owner.take_drop(self.command, self.path):
+            self.close_connection = True
+            return
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, response_headers, payload = self.owner.handle(self.command, self.path, headers, body)
         self.send_response(status)

@@ -133,6 +133,7 @@ class FakeGcp:
         self.deploying_reads: dict[str, int] = {}
         self.upload_failures = 0
         self.unavailable = 0
+        self.drops: list[list[Any]] = []  # [method, path fragment, remaining]: closed without a reply
         self.require_token: str | None = None
         self.oidc_request_token = "runner-request-token"
         self._lock = threading.RLock()
@@ -152,6 +153,20 @@ class FakeGcp:
         self._server.server_close()
 
     # -- scripting helpers ----------------------------------------------------------------------
+    def drop(self, method: str, fragment: str, times: int = 1) -> None:
+        """Close the connection of the next `times` requests whose path contains `fragment`,
+        before acting on them."""
+        with self._lock:
+            self.drops.append([method, fragment, times])
+
+    def _take_drop(self, method: str, path: str) -> bool:
+        with self._lock:
+            for drop in self.drops:
+                if drop[2] > 0 and drop[0] == method and drop[1] in path:
+                    drop[2] -= 1
+                    return True
+        return False
+
     def add_function(
         self,
         name: str,
@@ -240,6 +255,9 @@ class FakeGcp:
                 record = Recorded(self.command, urllib.parse.unquote(parsed.path), query, body, {k.lower(): v for k, v in self.headers.items()})
                 with fake._lock:
                     fake.requests.append(record)
+                if fake._take_drop(self.command, record.path):
+                    self.close_connection = True
+                    return
                 try:
                     status, payload, headers = fake._route(record, raw)
                 except ApiError as exc:
