@@ -96,6 +96,8 @@ def _run(runner: Runner, environ: Mapping[str, str], clock: Clock, cancel: threa
     problems: list[Problem] = list(cfg.problems)
     for spec, label in zip(cfg.specs, cfg.labels):
         module = providers.load(spec.provider)
+        # Credential files and variables the container cannot see, a missing project: local checks.
+        problems.extend(_labelled(module.check_environment(spec, environ), label))
         # Installing dependencies asks a package index: never once the inputs are known bad.
         with _dependencies_installed(spec, runner, environ, skip=bool(problems)) as installed:
             artifact = _package(spec.source, spec.package, module, runner, state, problems, label, installed)

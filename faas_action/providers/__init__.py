@@ -13,7 +13,8 @@ NAMES = ("aws", "azure", "gcp")
 
 
 def load(name: str) -> ModuleType:
-    """The provider module for `name`; each exposes IGNORE_FILE, DEFAULT_IGNORES, check() and connect()."""
+    """The provider module for `name`; each exposes IGNORE_FILE, DEFAULT_IGNORES, check(spec, artifact),
+    check_environment(spec, environ) (both local checks, no call) and connect(spec, ctx)."""
     if name not in NAMES:
         raise ValueError(f"unknown provider {name!r}")
     return importlib.import_module(f"{__name__}.{name}")

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import urllib.parse
 import zipfile
@@ -65,7 +66,7 @@ from azure.mgmt.web.models import CsmSlotEntity, StringDictionary
 
 from ..errors import ActionError, CredentialsError, DeadlineError, Problem, ProviderError
 from ..models import Artifact, AzureOptions, Change, DeployResult, FunctionSpec, Plan, frozen_map
-from .base import Clock, Deadline, Log, Retryable, RunContext, backoff_delays, refused, retrying
+from .base import CONTAINER_NOTE, Clock, Deadline, Log, Retryable, RunContext, backoff_delays, refused, retrying
 
 T = TypeVar("T")
 
@@ -253,6 +254,33 @@ def check(spec: FunctionSpec, artifact: Artifact) -> list[Problem]:
                 )
             )
     return problems
+
+
+def check_environment(spec: FunctionSpec, environ: Mapping[str, str]) -> list[Problem]:
+    """A federated token file the credential chain would use but this container cannot see
+    (workload identity on Kubernetes runners mounts it into the runner's pod). No call."""
+    options = spec.options
+    assert isinstance(options, AzureOptions)
+    token_file = environ.get("AZURE_FEDERATED_TOKEN_FILE")
+    if not token_file or os.path.isfile(token_file) or not _uses_token_file(options, environ):
+        return []
+    return [Problem("", _missing_token_file(token_file))]
+
+
+def _uses_token_file(options: AzureOptions, environ: Mapping[str, str]) -> bool:
+    """Would choose_credential reach AZURE_FEDERATED_TOKEN_FILE (no credential before it applies)?"""
+    oidc = bool(environ.get("ACTIONS_ID_TOKEN_REQUEST_URL") and environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
+    client, tenant = options.client_id, options.tenant_id
+    secret = bool(environ.get("AZURE_CLIENT_SECRET") and client and tenant)
+    return not (options.access_token or (oidc and (client or tenant)) or secret)
+
+
+def _missing_token_file(token_file: str) -> str:
+    return (
+        f"AZURE_FEDERATED_TOKEN_FILE names {token_file}, which this container cannot see: {CONTAINER_NOTE}; "
+        "use GitHub OIDC instead (a federated credential for this repository on the app registration, "
+        "`permissions: id-token: write`, client-id and tenant-id), or pass azure-access-token"
+    )
 
 
 def connect(spec: FunctionSpec, ctx: RunContext) -> "AzureFunctions":
@@ -907,6 +935,8 @@ def choose_credential(options: AzureOptions, ctx: RunContext) -> tuple[str, Any]
             tenant, client, secret, **authority
         )
     token_file = environ.get("AZURE_FEDERATED_TOKEN_FILE")
+    if token_file and not os.path.isfile(token_file):  # DefaultAzureCredential would try it too
+        raise CredentialsError(_missing_token_file(token_file))
     if token_file and client and tenant:
         from azure.identity import WorkloadIdentityCredential
 

@@ -166,6 +166,13 @@ def backoff_delays(base: float = 1.0, cap: float = 20.0, rng: random.Random | No
         attempt += 1
 
 
+# What every credentials problem found before the first call says about where the action runs.
+CONTAINER_NOTE = (
+    "a container action sees only the workspace and the job's environment, not the runner's own "
+    "files (self-hosted and Kubernetes runners keep such files outside the action's container)"
+)
+
+
 # -- one retry loop for every provider ------------------------------------------------------------
 
 T = TypeVar("T")

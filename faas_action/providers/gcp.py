@@ -20,6 +20,7 @@ given up on after base.REFUSED_FOR_S.
 from __future__ import annotations
 
 import json
+import os
 import re
 import urllib.parse
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from google.protobuf import field_mask_pb2
 
 from ..errors import ActionError, CredentialsError, InputError, Problem, ProviderError
 from ..models import Artifact, Change, DeployResult, FunctionSpec, GcpOptions, Plan
-from .base import Deadline, Retryable, RunContext, backoff_delays, refused, retrying
+from .base import CONTAINER_NOTE, Deadline, Retryable, RunContext, backoff_delays, refused, retrying
 
 IGNORE_FILE = ".gcloudignore"
 # gcloud's generated defaults when a source has no .gcloudignore ("gcloud topic gcloudignore").
@@ -136,23 +137,35 @@ def check(spec: FunctionSpec, artifact: Artifact) -> list[Problem]:
     return problems
 
 
+def check_environment(spec: FunctionSpec, environ: Mapping[str, str]) -> list[Problem]:
+    """What the job's environment reveals before any call: a credentials file this container
+    cannot see or use, and a missing or malformed project. Without a token or a credentials
+    file, Application Default Credentials may still find the project (gcloud's configuration,
+    the metadata server): that case is left to connect()."""
+    options = _options(spec)
+    problems: list[Problem] = []
+    path = None if options.access_token else environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+    file_project = None
+    if path:
+        try:
+            info = _credentials_info(path, environ.get("GITHUB_WORKSPACE", ""))
+            file_project = info.get("project_id") if info.get("type") == "service_account" else None
+        except CredentialsError as exc:
+            problems.append(Problem("", str(exc)))
+    if options.access_token or path:
+        problems.extend(_project_problems(_project(options, file_project, environ)))
+    return problems
+
+
 def connect(spec: FunctionSpec, ctx: RunContext) -> "GcpProvider":
     """A provider with a REST FunctionServiceClient; resolves credentials and project, no call."""
     options = _options(spec)
     credentials, credentials_project = _credentials(options, ctx)
-    project = (
-        options.project
-        or credentials_project
-        or ctx.environ.get("GCLOUD_PROJECT")
-        or ctx.environ.get("GOOGLE_CLOUD_PROJECT")
-    )
-    if not project:
-        raise InputError([Problem("project", (
-            "no GCP project: set the `project` input, or give google-github-actions/auth a project_id "
-            "so that it exports GOOGLE_CLOUD_PROJECT"
-        ))])
-    if not re.fullmatch(r"[a-z0-9][a-z0-9.:-]*", project):
-        raise InputError([Problem("project", f"{project!r} is not a project id")])
+    project = _project(options, credentials_project, ctx.environ)
+    problems = _project_problems(project)
+    if problems:
+        raise InputError(problems)
+    assert project is not None
     client_options = ClientOptions(api_endpoint=options.endpoint) if options.endpoint else None
     client = functions_v2.FunctionServiceClient(credentials=credentials, transport="rest", client_options=client_options)
     return GcpProvider(
@@ -172,6 +185,22 @@ def _options(spec: FunctionSpec) -> GcpOptions:
     return spec.options
 
 
+def _project(options: GcpOptions, credentials_project: str | None, environ: Mapping[str, str]) -> str | None:
+    """The input, else the credentials' project, else GCLOUD_PROJECT / GOOGLE_CLOUD_PROJECT."""
+    return options.project or credentials_project or environ.get("GCLOUD_PROJECT") or environ.get("GOOGLE_CLOUD_PROJECT")
+
+
+def _project_problems(project: str | None) -> list[Problem]:
+    if not project:
+        return [Problem("project", (
+            "no GCP project: set the `project` input, or give google-github-actions/auth a project_id "
+            "so that it exports GOOGLE_CLOUD_PROJECT"
+        ))]
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.:-]*", project):
+        return [Problem("project", f"{project!r} is not a project id")]
+    return []
+
+
 def _credentials(options: GcpOptions, ctx: RunContext) -> tuple[google.auth.credentials.Credentials, str | None]:
     """`gcp-access-token`, else the file google-github-actions/auth exported, else ADC."""
     if options.access_token:
@@ -179,7 +208,7 @@ def _credentials(options: GcpOptions, ctx: RunContext) -> tuple[google.auth.cred
         return google.oauth2.credentials.Credentials(token=options.access_token), None
     path = ctx.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
     if path:
-        return _credentials_file(path)
+        return _credentials_file(path, ctx.environ.get("GITHUB_WORKSPACE", ""))
     try:
         credentials, project = google.auth.default(scopes=list(SCOPES))
     except google.auth.exceptions.DefaultCredentialsError as exc:
@@ -187,13 +216,41 @@ def _credentials(options: GcpOptions, ctx: RunContext) -> tuple[google.auth.cred
     return credentials, project
 
 
-def _credentials_file(path: str) -> tuple[google.auth.credentials.Credentials, str | None]:
+def _credentials_file(path: str, workspace: str) -> tuple[google.auth.credentials.Credentials, str | None]:
     """Load the kinds of credential file the auth action writes, by their own loaders: no call
     is made (external accounts exchange their token on first use) and no executable runs."""
+    info = _credentials_info(path, workspace)
+    kind = info["type"]
+    try:
+        if kind == "service_account":
+            from google.oauth2 import service_account
+
+            return service_account.Credentials.from_service_account_info(info, scopes=SCOPES), info.get("project_id")
+        if kind == "external_account":
+            from google.auth import identity_pool
+
+            return identity_pool.Credentials.from_info(info, scopes=SCOPES), None
+        return google.oauth2.credentials.Credentials.from_authorized_user_info(info, scopes=SCOPES), None
+    except (ValueError, KeyError, google.auth.exceptions.GoogleAuthError) as exc:
+        raise CredentialsError(f"the credentials file {path} is not valid: {exc}", hint=CREDENTIALS_HINT) from exc
+
+
+def _credentials_info(path: str, workspace: str) -> dict[str, Any]:
+    """The credentials file's JSON, when this container can read it and it is of a supported
+    kind (service account key, workload identity federation from a URL or file, authorized
+    user); CredentialsError otherwise. Reads one local file, no call."""
     try:
         with open(path, encoding="utf-8") as handle:
             info = json.load(handle)
     except FileNotFoundError as exc:
+        if workspace and not _inside(path, workspace):
+            raise CredentialsError(
+                f"GOOGLE_APPLICATION_CREDENTIALS names {path}, outside the workspace ({workspace}), which this "
+                f"container cannot see: {CONTAINER_NOTE}; in a job with `container:` the runner does not "
+                "rewrite /__w/... paths for the action",
+                hint="let google-github-actions/auth write its credentials file into the workspace (its default), "
+                "or pass its access token (token_format: access_token) in `gcp-access-token`",
+            ) from exc
         raise CredentialsError(
             f"GOOGLE_APPLICATION_CREDENTIALS names {path}, which does not exist",
             hint="run google-github-actions/auth earlier in the same job (its file lives in the workspace), "
@@ -203,24 +260,19 @@ def _credentials_file(path: str) -> tuple[google.auth.credentials.Credentials, s
         raise CredentialsError(f"cannot read the credentials file {path}: {exc}", hint=CREDENTIALS_HINT) from exc
     kind = info.get("type") if isinstance(info, dict) else None
     source = info.get("credential_source") if isinstance(info, dict) else None
-    try:
-        if kind == "service_account":
-            from google.oauth2 import service_account
-
-            return service_account.Credentials.from_service_account_info(info, scopes=SCOPES), info.get("project_id")
-        if kind == "external_account" and isinstance(source, dict) and ("url" in source or "file" in source):
-            from google.auth import identity_pool
-
-            return identity_pool.Credentials.from_info(info, scopes=SCOPES), None
-        if kind == "authorized_user":
-            return google.oauth2.credentials.Credentials.from_authorized_user_info(info, scopes=SCOPES), None
-    except (ValueError, KeyError, google.auth.exceptions.GoogleAuthError) as exc:
-        raise CredentialsError(f"the credentials file {path} is not valid: {exc}", hint=CREDENTIALS_HINT) from exc
+    external = kind == "external_account" and isinstance(source, dict) and ("url" in source or "file" in source)
+    if kind in ("service_account", "authorized_user") or external:
+        return info
     raise CredentialsError(
         f"the credentials file {path} is of an unsupported kind ({kind or 'no type'}"
         + (", executable or AWS source" if kind == "external_account" else "") + ")",
         hint="use workload identity federation or a service account key through google-github-actions/auth",
     )
+
+
+def _inside(path: str, folder: str) -> bool:
+    path, folder = os.path.abspath(path), os.path.abspath(folder)
+    return os.path.commonpath([path, folder]) == folder
 
 
 # -- frozen plan data -----------------------------------------------------------------------

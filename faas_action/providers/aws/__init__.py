@@ -1,7 +1,7 @@
 """AWS Lambda provider (botocore, the engine under boto3): the only package that imports botocore.
 
 Split along its seams:
-- `session`: credentials and clients (`connect`);
+- `session`: credentials and clients (`check_environment`, `connect`);
 - `limits`: Lambda's size limits, checked on the Artifact before any call (`check`);
 - `client`: bounded calls and waits, the reads shared by plan and apply, error mapping;
 - `configuration`: the configuration fields wanted, and one normaliser (Lambda's defaults filled
@@ -24,12 +24,12 @@ from __future__ import annotations
 from .limits import DIRECT_UPLOAD_LIMIT, UNZIPPED_LIMIT, check
 from .plan import LambdaState
 from .provider import LambdaProvider
-from .session import _DataLoader, connect
+from .session import _DataLoader, check_environment, connect
 
 IGNORE_FILE: str | None = None
 DEFAULT_IGNORES: tuple[str, ...] = ()
 
 __all__ = [
-    "IGNORE_FILE", "DEFAULT_IGNORES", "DIRECT_UPLOAD_LIMIT", "UNZIPPED_LIMIT", "check", "connect",
+    "IGNORE_FILE", "DEFAULT_IGNORES", "DIRECT_UPLOAD_LIMIT", "UNZIPPED_LIMIT", "check", "check_environment", "connect",
     "LambdaProvider", "LambdaState", "_DataLoader",
 ]

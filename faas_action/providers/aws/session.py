@@ -1,23 +1,28 @@
 """Credentials and botocore clients.
 
-Owns: finding the job's AWS credentials (failing before any call when there are none), masking
-them, and creating the clients with bounded retries and timeouts; botocore's model loader
-without its scan of every service folder.
-Must not: call the Lambda API or read os.environ (botocore reads the environment itself).
+Owns: finding the job's AWS credentials (failing before any call when there are none, and
+before anything else when the environment names a credentials file or profile this container
+cannot see), masking them, and creating the clients with bounded retries and timeouts;
+botocore's model loader without its scan of every service folder.
+Must not: call the Lambda API or read os.environ (botocore reads the environment itself; the
+checks here read the environ they are given).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from typing import Mapping
 
+import botocore.configloader
+import botocore.exceptions
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
 
-from ...errors import CredentialsError
+from ...errors import CredentialsError, Problem
 from ...models import FunctionSpec
-from ..base import RunContext
+from ..base import CONTAINER_NOTE, RunContext
 from .client import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 from .limits import options_of
 from .provider import LambdaProvider
@@ -42,10 +47,59 @@ def _session(environ: dict[str, str]) -> botocore.session.Session:
             session.register_component("data_loader", _DataLoader.like(loader))
             _SESSIONS[key] = session
         return session
+OIDC_INSTEAD = (
+    "use aws-actions/configure-aws-credentials (role-to-assume with GitHub OIDC) before this step: "
+    "it puts the credentials in the job's environment, which the action sees"
+)
+
+
+def check_environment(spec: FunctionSpec, environ: Mapping[str, str]) -> list[Problem]:
+    """Credential sources the environment names but this container cannot see: a web identity
+    token file, a shared credentials file, a profile. Local checks only (files and variables),
+    in the order botocore's chain would use them; no call."""
+    has_keys = bool(environ.get("AWS_ACCESS_KEY_ID") and environ.get("AWS_SECRET_ACCESS_KEY"))
+    home = environ.get("HOME", "")
+    credentials_file = environ.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.join(home, ".aws", "credentials")
+    config_file = environ.get("AWS_CONFIG_FILE") or os.path.join(home, ".aws", "config")
+    variable = "AWS_DEFAULT_PROFILE" if environ.get("AWS_DEFAULT_PROFILE") else "AWS_PROFILE"
+    profile = environ.get(variable)
+    if profile:  # botocore refuses a missing profile even when keys are in the environment
+        try:
+            known = _profiles(credentials_file, config_file)
+        except botocore.exceptions.BotoCoreError as exc:
+            return [Problem("", f"{variable} is {profile}, but the AWS config files cannot be read: {exc}")]
+        if profile not in known:
+            looked = ", ".join(f"{path} ({'exists' if os.path.isfile(path) else 'not there'})" for path in (credentials_file, config_file))
+            return [Problem("", f"{variable} names profile {profile!r}, which is in none of {looked}: {CONTAINER_NOTE}; {OIDC_INSTEAD}")]
+    if has_keys:
+        return []  # the environment's keys come first: no file is read
+    token_file = environ.get("AWS_WEB_IDENTITY_TOKEN_FILE")
+    if token_file and environ.get("AWS_ROLE_ARN"):
+        if not os.path.isfile(token_file):
+            return [Problem("", f"AWS_WEB_IDENTITY_TOKEN_FILE names {token_file}, which this container cannot see: {CONTAINER_NOTE}; {OIDC_INSTEAD}")]
+        return []
+    shared = environ.get("AWS_SHARED_CREDENTIALS_FILE")
+    container_credentials = environ.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") or environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+    if shared and not os.path.isfile(shared) and not container_credentials and not os.path.isfile(config_file):
+        return [Problem("", f"AWS_SHARED_CREDENTIALS_FILE names {shared}, which this container cannot see: {CONTAINER_NOTE}; {OIDC_INSTEAD}")]
+    return []
+
+
+def _profiles(credentials_file: str, config_file: str) -> set[str]:
+    """The profile names in the shared credentials and config files that exist."""
+    names: set[str] = set()
+    if os.path.isfile(credentials_file):
+        names.update(botocore.configloader.raw_config_parse(credentials_file))
+    if os.path.isfile(config_file):
+        names.update(botocore.configloader.load_config(config_file).get("profiles", {}))
+    return names
 
 
 def connect(spec: FunctionSpec, ctx: RunContext) -> LambdaProvider:
     """A provider with clients for the spec's region; fails early when no credentials exist."""
+    problems = check_environment(spec, ctx.environ)
+    if problems:  # main.py reports these with the input problems: this is a second line of defence
+        raise CredentialsError("; ".join(problem.message for problem in problems))
     options = options_of(spec)
     session = _session(ctx.environ)
     try:
