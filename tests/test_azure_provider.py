@@ -575,12 +575,13 @@ OIDC_ENV = {
         ),
         (
             {"client_id": CLIENT_ID, "tenant_id": TENANT_ID},
-            {"AZURE_FEDERATED_TOKEN_FILE": "/var/run/token"},
+            {"AZURE_FEDERATED_TOKEN_FILE": __file__},  # any file that exists: read only when a token is needed
             "WorkloadIdentityCredential",
         ),
         ({"client_id": CLIENT_ID, "tenant_id": TENANT_ID}, {}, "error: permissions: id-token: write"),
         ({}, OIDC_ENV, "DefaultAzureCredential"),
         ({"client_id": CLIENT_ID}, {}, "DefaultAzureCredential"),
+        ({"client_id": CLIENT_ID, "tenant_id": TENANT_ID}, {"AZURE_FEDERATED_TOKEN_FILE": "/gone"}, "error: cannot see"),
     ],
 )
 def test_credential_order(options, environ, expected):
