@@ -69,7 +69,7 @@ def test_gcp_unreachable_endpoint(action, workspace, unreachable):
 
 # -- soak: a fifth of the requests fail at random --------------------------------------------------
 
-SOAK_RUNS = 12
+SOAK_RUNS = 10
 
 
 def test_aws_soak_with_random_faults(aws_action, workspace, function_name, aws_role, lambda_proxy, moto_server, tmp_path):
