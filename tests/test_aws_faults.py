@@ -8,12 +8,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 import zipfile
 
 import pytest
 
+from faas_action import package
 from faas_action.errors import DeadlineError, ProviderError
-from faas_action.providers.aws import LambdaProvider
+from faas_action.models import AwsOptions, FunctionSpec, GitHubContext
+from faas_action.providers.aws import DIRECT_UPLOAD_LIMIT, LambdaProvider
 from faas_action.providers.base import Deadline, ListLog, RunContext
 from tests.conftest import boto_client
 from tests.fakes.clock import FakeClock
@@ -28,6 +31,10 @@ CREATE = r"/2015-03-31/functions$"
 def code_of(moto, name: str, qualifier: str | None = None) -> str:
     extra = {"Qualifier": qualifier} if qualifier else {}
     return moto.get_function(FunctionName=name, **extra)["Configuration"]["CodeSha256"]
+
+
+def sha256_b64(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
 def other_code() -> bytes:
@@ -193,5 +200,27 @@ def test_alias_created_by_someone_else_after_the_plan_is_moved(lambda_proxy, mot
     assert boto_client("lambda", moto_server).get_alias(FunctionName=created, Name="live")["FunctionVersion"] == "2"
 
 
-def sha256_b64(data: bytes) -> str:
-    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+# -- S3: the package of a big function ------------------------------------------------------------
+
+
+def test_s3_upload_is_retried_from_the_start_of_the_file(lambda_proxy, moto_server, aws_role, function_name, tmp_path):
+    bucket = "faas-" + function_name
+    boto_client("s3", moto_server).create_bucket(Bucket=bucket)
+    source = tmp_path / "big"
+    source.mkdir()
+    (source / "app.py").write_text("def handler(e, c):\n    return 1\n")
+    (source / "blob.bin").write_bytes(os.urandom(DIRECT_UPLOAD_LIMIT + 1024))  # incompressible: over 50 MB zipped
+    artifact = package.build(source, tmp_path / "ws", out_dir=tmp_path)
+    options = AwsOptions(region="us-east-1", role=aws_role, runtime="python3.12", handler="app.handler", s3_bucket=bucket)
+    spec = FunctionSpec(provider="aws", name=function_name, source=source, package=None, options=options,
+                        wait_timeout_s=120, github=GitHubContext())
+    lambda_proxy.reset_before("HEAD", rf"/{bucket}/")
+    lambda_proxy.reset_after("PUT", rf"/{bucket}/")  # stored, but the reply is lost: sent again, whole
+    provider, log = make_provider(lambda_proxy, FakeClock())
+    result = deploy(provider, spec, artifact)
+    assert result.version == "1"
+    assert len(lambda_proxy.calls("PUT", rf"/{bucket}/")) == 2
+    key = f"faas-action/{function_name}/{artifact.sha256_hex}.zip"
+    stored = boto_client("s3", moto_server).get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert sha256_b64(stored) == artifact.sha256 == code_of(boto_client("lambda", moto_server), function_name)
