@@ -26,11 +26,11 @@ CONFLICT = "The operation cannot be performed at this time. An update is in prog
 
 
 def make_provider(proxy, clock: FakeClock) -> tuple[LambdaProvider, ListLog]:
-    # botocore's own retries are off so that every throttle reaches our bounded loop.
+    # botocore's own retries are off, as connect() sets them: every fault reaches our bounded loop.
     client = boto_client("lambda", proxy.url, retries={"total_max_attempts": 1})
     log = ListLog()
     ctx = RunContext(log=log, clock=clock)
-    return LambdaProvider(client, lambda: boto_client("s3", proxy.url), ctx), log
+    return LambdaProvider(client, lambda: boto_client("s3", proxy.url, retries={"total_max_attempts": 1}), ctx), log
 
 
 def spec_for(tmp_path: Path, name: str, role: str | None = None, wait: float = 60, **options) -> tuple[FunctionSpec, object]:
