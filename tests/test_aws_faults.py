@@ -83,6 +83,15 @@ def test_server_errors_without_end_stop_at_the_deadline(lambda_proxy, created, t
     assert clock.now() - start == pytest.approx(40)
 
 
+def test_a_reply_slower_than_the_deadline_allows_is_cut_short_and_asked_again(lambda_proxy, created, tmp_path):
+    clock = FakeClock()  # it stands still while the request waits: the cut comes from the read timeout
+    provider, log = make_provider(lambda_proxy, clock)
+    lambda_proxy.slow("GET", rf"/functions/{created}$", seconds=4)
+    spec, artifact = spec_for(tmp_path, created, wait=2, body=10)
+    assert provider.plan(spec, artifact).action == "update"
+    assert any("ReadTimeoutError, retrying" in line for line in log.lines)
+
+
 def test_a_refused_endpoint_is_given_up_on_long_before_wait_timeout(tmp_path, function_name):
     clock, log = FakeClock(), ListLog()
     endpoint = closed_port_url()
