@@ -14,7 +14,7 @@ import pytest
 from faas_action.models import AwsOptions, AzureOptions, FunctionSpec, GitHubContext
 from faas_action.providers import aws, azure
 from tests.fakes.azure_fake import RESOURCE_GROUP, SUBSCRIPTION, FakeAzure
-from tests.fakes.gcp_fake import FakeGcp, gcp_fake  # noqa: F401 (fixture)
+from tests.fakes.gcp_fake import gcp_fake  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -9,7 +9,7 @@ import pytest
 
 from faas_action.errors import DeadlineError, ProviderError
 from faas_action.providers import base
-from tests.fakes.gcp_fake import FakeGcp, gcp_fake  # noqa: F401 (fixture)
+from tests.fakes.gcp_fake import gcp_fake  # noqa: F401 (fixture)
 from tests.fakes.network import closed_port_url
 from tests.test_gcp_provider import Harness, gcp_env  # noqa: F401 (fixture)
 
