@@ -14,7 +14,7 @@ import zipfile
 import pytest
 
 from faas_action import package
-from faas_action.errors import DeadlineError, ProviderError
+from faas_action.errors import ActionError, DeadlineError, ProviderError
 from faas_action.models import AwsOptions, FunctionSpec, GitHubContext
 from faas_action.providers.aws import DIRECT_UPLOAD_LIMIT, LambdaProvider
 from faas_action.providers.base import Deadline, ListLog, RunContext
@@ -233,3 +233,32 @@ def test_s3_upload_is_retried_from_the_start_of_the_file(lambda_proxy, moto_serv
     key = f"faas-action/{function_name}/{artifact.sha256_hex}.zip"
     stored = boto_client("s3", moto_server).get_object(Bucket=bucket, Key=key)["Body"].read()
     assert sha256_b64(stored) == artifact.sha256 == code_of(boto_client("lambda", moto_server), function_name)
+
+
+# -- soak, in-process: many deploys, a fifth of the requests failing at random ---------------------
+
+
+def test_soak_every_deploy_succeeds_or_fails_clearly_and_no_wrong_code_is_served(lambda_proxy, moto_server, aws_role, function_name, tmp_path):
+    """30 deploys (every other one with new code) through a proxy failing 20% of requests with
+    500, 503, 429, 409, resets before and after forwarding and slow replies, on a fake clock. Each
+    either deploys (the alias then serves exactly this run's package) or raises the action's own
+    error (exit 1); nothing else escapes (exit 2). End to end: test_faults_e2e.py."""
+    moto = boto_client("lambda", moto_server)
+    outcomes = []
+    for run in range(30):
+        provider, _ = make_provider(lambda_proxy, FakeClock())
+        (tmp_path / f"run{run}").mkdir()
+        spec, artifact = spec_for(tmp_path / f"run{run}", function_name, role=aws_role, alias="live", body=run // 2)
+        lambda_proxy.chaos(rate=0.2, seed=run, slow_s=0.05)
+        try:
+            result = deploy(provider, spec, artifact)
+        except ActionError as exc:  # an expected failure: exit 1 with this message
+            outcomes.append(f"failed: {exc}")
+            continue
+        finally:
+            lambda_proxy.chaos(rate=0.0, seed=run)
+        served = moto.get_function(FunctionName=function_name, Qualifier="live")["Configuration"]
+        assert (served["Version"], served["CodeSha256"]) == (result.version, artifact.sha256)
+        outcomes.append("deployed")
+    assert len(lambda_proxy.injected) >= 30
+    assert outcomes.count("deployed") >= 27, outcomes

@@ -69,7 +69,7 @@ def test_gcp_unreachable_endpoint(action, workspace, unreachable):
 
 # -- soak: a fifth of the requests fail at random --------------------------------------------------
 
-SOAK_RUNS = 10
+SOAK_RUNS = 5  # more, faster, in-process: test_aws_faults.py's soak
 
 
 def test_aws_soak_with_random_faults(aws_action, workspace, function_name, aws_role, lambda_proxy, moto_server, tmp_path):
@@ -108,4 +108,4 @@ def test_aws_soak_with_random_faults(aws_action, workspace, function_name, aws_r
         if version["Version"] in published:
             assert version["CodeSha256"] == published[version["Version"]]
     assert len(lambda_proxy.injected) >= SOAK_RUNS, "the proxy injected too few faults to mean anything"
-    assert outcomes.count("deployed") >= SOAK_RUNS * 3 // 4, outcomes
+    assert outcomes.count("deployed") >= SOAK_RUNS - 1, outcomes
