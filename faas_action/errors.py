@@ -58,3 +58,13 @@ class DeadlineError(ProviderError):
 
 class Cancelled(ActionError):
     """The job was cancelled (SIGINT/SIGTERM from the runner) while the action waited."""
+
+
+class ReleaseError(ActionError):
+    """A release did not go through (a failed gate or smoke test, a deadline, a cancellation) and
+    the traffic was restored. `result` is the deploy's result with the release's outputs
+    (`rolled-back`, `traffic`, ...), so they are written even though the step fails."""
+
+    def __init__(self, message: str, result: object = None, hint: str = "") -> None:
+        super().__init__(message, hint)
+        self.result = result
