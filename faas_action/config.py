@@ -7,6 +7,7 @@ Must not: touch the network, print, or import a provider SDK.
 
 from __future__ import annotations
 
+import json
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -23,11 +24,18 @@ from .models import (
     FunctionSpec,
     GcpOptions,
     GitHubContext,
+    ReleaseSpec,
     frozen_map,
 )
 
 PROVIDERS = ("aws", "azure", "gcp")
 SECRET_INPUTS = ("azure-access-token", "gcp-access-token")
+
+# The release (issue 9): how the new version gets its traffic, what watches it, rollback, pruning.
+RELEASE_INPUTS = (
+    "traffic", "traffic-percent", "traffic-interval", "smoke-event", "smoke-expect", "alarms",
+    "max-error-rate", "rollback", "keep-versions",
+)
 
 # Inputs that only mean something for one or two providers; given for another, they are an error
 # rather than silently ignored.
@@ -41,6 +49,7 @@ APPLIES_TO: dict[str, tuple[str, ...]] = {
             "function-url", "function-url-cors", "reserved-concurrency", "provisioned-concurrency",
             "ephemeral-storage", "dead-letter-arn", "kms-key-arn", "log-format", "log-group",
             "snap-start", "file-system-configs", "force",
+            *RELEASE_INPUTS,
         )
     },
     **{
@@ -792,6 +801,10 @@ def _spec(
     wait = f.integer("wait-timeout", 1, 6 * 3600, " seconds")
     options = OPTION_BUILDERS[provider](f, environ)
     python_dependencies = _dependencies(f, provider, source, options, workspace)
+    release = _release(f, workspace, options) if provider == "aws" else None
+    if release is not None and release.rollback is not None:
+        # Rollback mode moves an alias: nothing to package or install.
+        source = package = python_dependencies = package_out = None
     if len(problems) > before:
         return None, CodeLocation(label, provider, source, package) if (source or package) else None
     return FunctionSpec(
@@ -806,6 +819,7 @@ def _spec(
         github=github,
         dependencies=python_dependencies,
         package_out=package_out,
+        release=release,
     ), None
 
 
@@ -926,6 +940,101 @@ def _package_out(f: _Fields, workspace: Path, package: Path | None) -> Path | No
         f.problem("package-out", f"{value!r} is a directory: name the zip file to write, e.g. dist/function.zip")
         return None
     return path
+
+
+# -- the release (issue 9) ---------------------------------------------------------------------
+
+SMOKE_EVENT_LIMIT = 6 * 1024 * 1024  # Lambda's synchronous request payload limit
+ALARM_NAME = r"[^\x00-\x1f,]{1,255}"
+
+
+def _release(f: _Fields, workspace: Path, options: AwsOptions) -> ReleaseSpec:
+    """The release inputs → a ReleaseSpec; every rule about them (they apply to AWS only)."""
+    traffic = f.choice("traffic", ("all-at-once", "canary", "linear")) or "all-at-once"
+    percent = f.integer("traffic-percent", 1, 99, " percent")
+    interval = f.integer("traffic-interval", 1, 6 * 3600, " seconds")
+    smoke_event = _smoke_event(f, workspace)
+    smoke_expect = f.text("smoke-expect")
+    if smoke_expect is not None and not f.given("smoke-event"):
+        f.problem("smoke-expect", "needs `smoke-event` (the event to invoke the new version with)")
+    alarms = f.items("alarms", ALARM_NAME, "a CloudWatch alarm name") or ()
+    max_error_rate = _percentage(f, "max-error-rate")
+    rollback = f.text("rollback", r"previous|[1-9][0-9]{0,9}", "`previous` or a version number")
+    keep = f.integer("keep-versions", 1, 10000, " versions")
+
+    needs_alias = []
+    if traffic != "all-at-once":
+        needs_alias.append(f"`traffic: {traffic}`")
+    if alarms or f.given("max-error-rate"):
+        needs_alias.append("a gate (`alarms`, `max-error-rate`)")
+    if rollback is not None or f.given("rollback"):
+        needs_alias.append("`rollback`")
+    if needs_alias and not f.given("alias"):  # an alias with `publish: false` is refused already
+        f.problem(
+            "alias",
+            f"{' and '.join(needs_alias)} needs an `alias` (with `publish: true`) whose traffic it moves",
+        )
+    if traffic != "all-at-once" and rollback is not None:
+        f.problem("traffic", "rollback mode moves the alias back at once: `traffic` must be all-at-once")
+    if rollback is not None and f.given("package"):
+        f.problem("package", "rollback mode uploads no code: remove `package`")
+    return ReleaseSpec(
+        traffic=traffic,
+        traffic_percent=percent or 10,
+        traffic_interval_s=interval or 60,
+        smoke_event=smoke_event,
+        smoke_expect=smoke_expect,
+        alarms=tuple(dict.fromkeys(alarms)),
+        max_error_rate=max_error_rate,
+        rollback=rollback,
+        keep_versions=keep,
+    )
+
+
+def _smoke_event(f: _Fields, workspace: Path) -> bytes | None:
+    """`smoke-event`: a JSON payload, or `@path` to a JSON file in the workspace."""
+    value = f.raw.get("smoke-event")
+    if value is None or value == "":
+        return None
+    if isinstance(value, (dict, list)):  # a YAML config may hold the event as a mapping or list
+        return json.dumps(value).encode()
+    text = str(value).strip()
+    where = "smoke-event"
+    if text.startswith("@"):
+        path = _inside(f, "smoke-event", text[1:].strip(), workspace)
+        if path is None:
+            return None
+        if not path.is_file():
+            f.problem("smoke-event", f"{text[1:].strip()!r} is not a file in the workspace")
+            return None
+        if path.stat().st_size > SMOKE_EVENT_LIMIT:
+            f.problem("smoke-event", f"{text[1:].strip()!r} is over Lambda's 6 MB payload limit")
+            return None
+        data = path.read_bytes()
+        where = repr(text[1:].strip())
+    else:
+        data = text.encode()
+    if len(data) > SMOKE_EVENT_LIMIT:
+        f.problem("smoke-event", "the event is over Lambda's 6 MB payload limit")
+        return None
+    try:
+        json.loads(data)
+    except ValueError as exc:
+        f.problem("smoke-event", f"{where} is not valid JSON ({exc}); give a JSON payload or @path to a JSON file")
+        return None
+    return data
+
+
+def _percentage(f: _Fields, name: str) -> float | None:
+    """`2` or `2%` (or `0.5`) → 2.0, within 0..100."""
+    value = f.text(name, r"\d{1,3}(\.\d+)?\s*%?", "a percentage such as 2 or 2%")
+    if value is None:
+        return None
+    number = float(value.rstrip("%").strip())
+    if number > 100:
+        f.problem(name, f"{value!r} is over 100%")
+        return None
+    return number
 
 
 def _code_location(f: _Fields, workspace: Path, defaults: Mapping[str, str]) -> tuple[Path | None, Path | None]:

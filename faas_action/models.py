@@ -157,6 +157,29 @@ class DependencySpec:
 
 
 @dataclass(frozen=True)
+class ReleaseSpec:
+    """How the new version gets its traffic and what watches it (release.py runs it).
+
+    `smoke_event` holds the payload's bytes (from the input or its `@file`), already checked to be
+    JSON; `max_error_rate` is a percentage; `rollback` ('previous' or a version number) means
+    rollback mode: nothing is packaged and the alias moves back; `keep_versions` asks for pruning."""
+
+    traffic: str = "all-at-once"
+    traffic_percent: int = 10
+    traffic_interval_s: int = 60
+    smoke_event: bytes | None = field(default=None, repr=False)
+    smoke_expect: str | None = None
+    alarms: tuple[str, ...] = ()
+    max_error_rate: float | None = None
+    rollback: str | None = None
+    keep_versions: int | None = None
+
+    @property
+    def gated(self) -> bool:
+        return bool(self.alarms) or self.max_error_rate is not None
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     """One function to deploy, fully validated. `source` and `package` are both None when there
     is nothing to package (a container image given by `image-uri`)."""
@@ -172,6 +195,7 @@ class FunctionSpec:
     github: GitHubContext = GitHubContext()
     dependencies: DependencySpec | None = None
     package_out: Path | None = None  # also write the built zip here (inside the workspace)
+    release: ReleaseSpec | None = None  # None: the provider has no release step (today: all but aws)
 
 
 @dataclass(frozen=True)
