@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any, Iterator, Mapping
 
 from . import config, dependencies, package, providers, render
-from .errors import ActionError, Cancelled, InputError, Problem
+from .errors import ActionError, Cancelled, InputError, Problem, ReleaseError
 from .models import Artifact, FunctionSpec, Outcome
 from .providers.base import Clock, Log, RunContext, SystemClock
 from .runner import FunctionLog, Runner, RunnerLog
@@ -273,9 +273,15 @@ def _deploy_one(runner: Runner, clock: Clock, state: RunState, index: int, provi
             status = "planned" if plan.changed else "unchanged"
         else:
             result = provider.apply(plan, spec, artifact)
+            if spec.release is not None and hasattr(provider, "release"):
+                # The release (issue 9): smoke test, traffic steps, gates; or restore and fail.
+                result = provider.release(plan, spec, result)
             status = "deployed" if result.changed else "unchanged"
             if buffered:
                 log.info(f"faas-action: {spec.name}: {status}, version {result.version or '-'}")
+    except ReleaseError as exc:  # the traffic was restored: its outputs still say what happened
+        result = exc.result if exc.result is not None else result
+        error = str(exc)
     except Cancelled:
         error = "cancelled while " + ("planning" if plan is None else "deploying") + "; " + _where_it_stopped(plan, result)
     except ActionError as exc:

@@ -293,3 +293,63 @@ def summary_markdown(outcomes: Sequence[Outcome], dry_run: bool, errors: Sequenc
     if plans:
         lines += ["", plans_markdown(plans).rstrip("\n")]
     return "\n".join(lines) + "\n"
+
+
+# -- the release (issue 9) ------------------------------------------------------------------------
+
+
+def _figure(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def release_markdown(function: str, new_label: str, entry_label: str, record: Any) -> str:
+    """The release's timeline: step, time, weight, the new version's invocations and errors,
+    the alarms' states; then how it ended. `record` is a release.Record."""
+    if record.ok:
+        outcome = f"{new_label} serves {entry_label}"
+    elif record.restore_error:
+        outcome = f"**failed**: {record.failure.message}; {record.restore_error}"
+    else:
+        outcome = f"**rolled back**: {record.failure.message}"
+    lines = [
+        f"#### Release of {code(function)} ({cell(record.strategy.name)}): {cell(outcome)}",
+        "",
+        "| step | time | weight | invocations | errors | alarms | note |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for event in record.events:
+        alarms = ", ".join(f"{name}: {state}" for name, state in event.alarms)
+        lines.append(
+            f"| {cell(event.what)} | +{event.at_s:.0f} s | {event.weight}% | {_figure(event.invocations)} | "
+            f"{_figure(event.errors)} | {cell(alarms)} | {cell(event.note)} |"
+        )
+    lines.extend(f"\n> warning: {cell(w)}" for w in record.warnings)
+    return "\n".join(lines) + "\n\n"
+
+
+def metrics_markdown(function: str, metrics: dict, labels: dict[str, str]) -> str:
+    """The metrics table: one row per scope (function, new, old), one column per figure."""
+    if not metrics:
+        return ""
+    names = {"function": "function (last hour)", **{k: f"{k}: {v} (during the release)" for k, v in labels.items()}}
+    lines = [
+        f"#### Metrics of {code(function)}",
+        "",
+        "| scope | invocations | errors | error rate | duration avg | duration max | throttles | concurrency max |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for scope, figures in metrics.items():
+        duration = figures.get("Duration") or {}
+        rate = figures.get("ErrorRate")
+        lines.append(
+            f"| {cell(names.get(scope, scope))} | {_figure(figures.get('Invocations'))} | {_figure(figures.get('Errors'))} | "
+            f"{'–' if rate is None else f'{rate}%'} | {_figure(duration.get('Average'))}"
+            f"{'' if duration.get('Average') is None else ' ms'} | {_figure(duration.get('Maximum'))}"
+            f"{'' if duration.get('Maximum') is None else ' ms'} | {_figure(figures.get('Throttles'))} | "
+            f"{_figure(figures.get('ConcurrentExecutions'))} |"
+        )
+    return "\n".join(lines) + "\n"

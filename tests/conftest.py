@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -30,6 +32,13 @@ def moto_server():
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    # Invoke without Docker (moto then echoes the event), set before any function exists: the
+    # setting picks another Lambda backend.
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/moto-api/config", data=json.dumps({"lambda": {"use_docker": False}}).encode(),
+        method="POST", headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=10).close()
     yield f"http://127.0.0.1:{port}"
     server.stop()
 

@@ -10,15 +10,21 @@ and, following Lambda's public REST contract:
 - replays scripted configuration states (InProgress, Pending, Failed) on the next polls;
 - answers a CreateAlias on an existing alias with Lambda's ResourceConflictException (moto
   names it ConflictException);
-- injects scripted error replies (409 conflicts, 429 throttling, 5xx) in front of chosen calls;
+- injects scripted error replies (409 conflicts, 429 throttling, 5xx, 403 for CloudWatch) in front
+  of chosen calls (the pattern is searched in the path and the X-Amz-Target operation);
 - injects network faults: a connection reset before the request reaches the service, or after
   the service applied it but before the reply (the reply is lost), and slow replies;
 - injects such faults at random (`chaos`, seeded) into a share of all requests;
 - plays Lambda's lifecycle in time when asked (`lifecycle`): after a create or an update the
-  function is busy (Pending / InProgress) for some seconds, and a mutation meanwhile gets 409.
+  function is busy (Pending / InProgress) for some seconds, and a mutation meanwhile gets 409;
 - plays what moto ignores of Lambda's contract (settings, function URLs and policies per alias,
-  provisioned concurrency): see lambda_contract.py.
-It records every request so tests can assert which calls were (not) made.
+  provisioned concurrency): see lambda_contract.py;
+- invokes as Lambda does what moto does not: an alias routes each request by its weights to one
+  version, the reply names it in X-Amz-Executed-Version, and a version may be scripted to answer
+  with a payload and an X-Amz-Function-Error (otherwise moto answers: it echoes the event);
+- refuses to delete a version that an alias points to (409), as Lambda does.
+It records every request so tests can assert which calls were (not) made. CloudWatch requests
+(one endpoint for every service) pass through to moto.
 """
 
 from __future__ import annotations
@@ -42,15 +48,29 @@ from tests.fakes.lambda_contract import LambdaContract
 FUNCTION_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/?]+)(?P<rest>/[^?]*)?")
 
 
+READ_OPERATIONS = re.compile(r"\.(Get|Describe|List)[A-Za-z]*$")
+
+
 @dataclass
 class Recorded:
     method: str
     path: str
     body: dict
+    target: str = ""  # X-Amz-Target of a JSON-protocol call (CloudWatch), e.g. ...GetMetricData
 
     @property
     def is_write(self) -> bool:
+        if self.target and READ_OPERATIONS.search(self.target):
+            return False
         return self.method in ("POST", "PUT", "DELETE", "PATCH")
+
+
+@dataclass
+class Invoked:
+    function: str
+    qualifier: str | None
+    version: str
+    payload: bytes
 
 
 @dataclass
@@ -103,6 +123,9 @@ class LambdaProxy(LambdaContract):
         self.chaos_rate = 0.0
         self.chaos_slow_s = 0.0
         self.injected: list[tuple[str, str, str]] = []  # (kind, method, path) of every fault served
+        self.invoke_scripts: dict[tuple[str, str], tuple[bytes, str | None]] = {}
+        self.invocations: list[Invoked] = []
+        self.rng = random.Random(7)
         self.lock = threading.Lock()
         self._contract_init()
         proxy = self
@@ -202,6 +225,12 @@ class LambdaProxy(LambdaContract):
         choices = [f for f in CHAOS_FAULTS if f[1] != 409 or may_conflict]
         return self.chaos_rng.choice(choices)
 
+    def script_invoke(self, function: str, version: str, payload: str, function_error: str | None = None) -> None:
+        """Invocations that run `version` of `function` answer `payload`, with this
+        X-Amz-Function-Error when given (Lambda's 'Unhandled' for an uncaught exception)."""
+        with self.lock:
+            self.invoke_scripts[(function, version)] = (payload.encode(), function_error)
+
     def touch(self, function: str) -> None:
         """Simulate someone else changing the function: its RevisionId moves on."""
         with self.lock:
@@ -223,9 +252,10 @@ class LambdaProxy(LambdaContract):
         except ValueError:
             body = {}
         path = handler.path
+        target = handler.headers.get("X-Amz-Target", "")
         with self.lock:
-            self.requests.append(Recorded(handler.command, path, body if isinstance(body, dict) else {}))
-            fault = self._take_fault(handler.command, path)
+            self.requests.append(Recorded(handler.command, path, body if isinstance(body, dict) else {}, target))
+            fault = self._take_fault(handler.command, f"{path} {target}" if target else path)
             network = self._take_network_fault(handler.command, path) if not fault else None
             drawn = self._draw_chaos(handler.command, path) if not (fault or network) else None
             if drawn:
@@ -238,7 +268,7 @@ class LambdaProxy(LambdaContract):
             if fault or network:
                 self.injected.append((network.kind if network else str(fault.status), handler.command, path))
         if fault:
-            payload = {"Type": "User", "message": fault.message, **fault.extra}
+            payload = {"Type": "User", "message": fault.message, "__type": fault.error_type, **fault.extra}
             return self._reply(handler, fault.status, {"x-amzn-ErrorType": fault.error_type}, json.dumps(payload).encode())
         if network and network.kind == "reset-before":
             return self._reset(handler)
@@ -250,6 +280,12 @@ class LambdaProxy(LambdaContract):
         match = FUNCTION_PATH.match(path)
         name = unquote(match["name"]).split(":")[0] if match else None
         rest = (match["rest"] or "") if match else ""
+        if match and handler.command == "POST" and rest == "/invocations":
+            return self._invoke(handler, match["name"], path, raw)
+        if match and handler.command == "DELETE" and not rest and "Qualifier=" in path:
+            refusal = self._check_version_delete(name, path)
+            if refusal:
+                return self._reply(handler, *refusal)
         guarded = match and (
             (handler.command == "PUT" and rest in ("/code", "/configuration"))
             or (handler.command == "POST" and rest == "/versions")
@@ -290,6 +326,56 @@ class LambdaProxy(LambdaContract):
         if network and network.kind == "slow":
             time.sleep(network.seconds)
         return self._reply(handler, status, headers, data)
+
+    # -- Lambda's invoke, as moto does not do it -------------------------------------------------
+    def _invoke(self, handler: BaseHTTPRequestHandler, raw_name: str, path: str, payload: bytes) -> None:
+        name, _, in_name = unquote(raw_name).partition(":")
+        query = dict(part.split("=", 1) for part in urlsplit(path).query.split("&") if "=" in part)
+        qualifier = unquote(query.get("Qualifier", "")) or in_name or None
+        version = self._route(name, qualifier)
+        if version is None:
+            message = json.dumps({"Type": "User", "message": f"Function not found: {name}:{qualifier}"}).encode()
+            return self._reply(handler, 404, {"x-amzn-ErrorType": "ResourceNotFoundException"}, message)
+        with self.lock:
+            self.invocations.append(Invoked(name, qualifier, version, payload))
+            script = self.invoke_scripts.get((name, version))
+        if script is None:
+            status, headers, data = self._forward(handler, payload)
+        else:
+            body, function_error = script
+            status, headers, data = 200, {"Content-Type": "application/json"}, body
+            if function_error:
+                headers["X-Amz-Function-Error"] = function_error
+        if 200 <= status < 300:
+            headers = {k: v for k, v in headers.items() if k.lower() != "x-amz-executed-version"}
+            headers["X-Amz-Executed-Version"] = version
+        return self._reply(handler, status, headers, data)
+
+    def _route(self, name: str, qualifier: str | None) -> str | None:
+        """The version that serves this request: an alias picks one by its routing weights."""
+        if not qualifier or qualifier == "$LATEST" or qualifier.isdigit():
+            return qualifier or "$LATEST"
+        alias = self._upstream_json("GET", f"/2015-03-31/functions/{name}/aliases/{qualifier}")
+        if "FunctionVersion" not in alias:
+            return None
+        weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+        draw = self.rng.random()
+        for version, weight in weights.items():
+            if draw < weight:
+                return version
+            draw -= weight
+        return alias["FunctionVersion"]
+
+    def _check_version_delete(self, name: str, path: str):
+        query = dict(part.split("=", 1) for part in urlsplit(path).query.split("&") if "=" in part)
+        version = unquote(query.get("Qualifier", ""))
+        aliases = self._upstream_json("GET", f"/2015-03-31/functions/{name}/aliases").get("Aliases", [])
+        using = [a["Name"] for a in aliases
+                 if a.get("FunctionVersion") == version or version in ((a.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {})]
+        if not using:
+            return None
+        message = f"Unable to delete version because the following aliases reference it: {using}"
+        return 409, {"x-amzn-ErrorType": "ResourceConflictException"}, json.dumps({"Type": "User", "message": message}).encode()
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         for fault in self.faults:

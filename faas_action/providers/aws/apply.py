@@ -39,10 +39,15 @@ class Applier:
         self.log = calls.log
 
     def apply(self, plan: Plan, spec: FunctionSpec, artifact: Artifact | None) -> DeployResult:
-        """Carry out the plan; `artifact` is None for a container-image function."""
+        """Carry out the plan; `artifact` is None for a container-image function and in rollback
+        mode. With a release (spec.release), the alias is left to the release step, and so are
+        the function URL and the provisioned concurrency of the alias (after_release)."""
         state: LambdaState = plan.state
         options = options_of(spec)
         deadline = Deadline(self.calls.clock, spec.wait_timeout_s, f"deploying Lambda function {spec.name}")
+        if state.rollback_target is not None:
+            # Rollback mode: no code, no configuration; the release step moves the alias.
+            return result_of(spec, state, state.function_arn, state.rollback_target, changed=plan.changed, code_sha=None)
         if plan.action == "none":
             version = state.reuse_version or "$LATEST"
             return result_of(spec, state, state.function_arn, version, changed=False, code_sha=state.code_sha256)
@@ -84,13 +89,30 @@ class Applier:
             version = self._publish(spec, deadline, code_sha, revision)
         elif state.reuse_version:
             version = state.reuse_version
+        if state.alias and state.alias_by_release:
+            return result_of(spec, state, function_arn, version, changed=True, code_sha=code_sha)
         alias_moved = bool(state.alias) and self._point_alias(spec.name, state, version, deadline)
+        return self._after_alias(spec, state, result_of(spec, state, function_arn, version, changed=True, code_sha=code_sha), alias_moved)
+
+    def after_release(self, plan: Plan, spec: FunctionSpec, result: DeployResult, alias_moved: bool) -> DeployResult:
+        """What follows the alias once the release step moved it: the function URL, then the
+        alias's provisioned concurrency (waited for until READY)."""
+        state: LambdaState = plan.state
+        if not (state.alias and state.alias_by_release) or plan.action == "none":
+            return result
+        return self._after_alias(spec, state, result, alias_moved)
+
+    def _after_alias(self, spec: FunctionSpec, state: LambdaState, result: DeployResult, alias_moved: bool) -> DeployResult:
+        deadline = Deadline(self.calls.clock, spec.wait_timeout_s, f"deploying Lambda function {spec.name}")
         url = state.url
         if state.url_plan is not None:
             url = apply_url(self.calls, spec.name, state.url_plan, deadline)
         if state.alias:  # last: the one wait that can take minutes
             apply_provisioned(self.calls, spec.name, state.alias, state.concurrency, alias_moved, spec.wait_timeout_s)
-        return result_of(spec, state, function_arn, version, changed=True, code_sha=code_sha, url=url)
+        if url == result.url:
+            return result
+        return result_of(spec, state, result.function_id, result.version, changed=result.changed,
+                         code_sha=result.outputs.get("code-sha256") or None, url=url)
 
     def _check_code(self, spec: FunctionSpec, options: AwsOptions, code_sha: str | None, expected: str | None) -> None:
         """The code Lambda holds now is the code this run meant to deploy."""

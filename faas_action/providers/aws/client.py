@@ -158,18 +158,34 @@ class LambdaCalls:
                 return None
             raise
 
-    def alias(self, name: str, alias: str | None, deadline: Deadline | None = None) -> tuple[str | None, str | None]:
-        """The alias's version and RevisionId; (None, None) when there is no such alias."""
+    def get_alias(self, name: str, alias: str | None, deadline: Deadline | None = None) -> dict | None:
+        """GetAlias (version, RoutingConfig, Description, RevisionId); None when there is no such alias."""
         if not alias:
-            return None, None
+            return None
         what = f"reading alias {alias} of {name}"
         try:
-            found = self.run(self._deadline(deadline, what), what, lambda: self.client.get_alias(FunctionName=name, Name=alias))
+            return self.run(self._deadline(deadline, what), what, lambda: self.client.get_alias(FunctionName=name, Name=alias))
         except ProviderError as exc:
             if cause_code(exc) == "ResourceNotFoundException":
-                return None, None
+                return None
             raise
-        return found["FunctionVersion"], found.get("RevisionId")
+
+    def alias(self, name: str, alias: str | None, deadline: Deadline | None = None) -> tuple[str | None, str | None]:
+        """The alias's version and RevisionId; (None, None) when there is no such alias."""
+        found = self.get_alias(name, alias, deadline)
+        return (found["FunctionVersion"], found.get("RevisionId")) if found else (None, None)
+
+    def aliases(self, name: str, deadline: Deadline | None = None) -> list[dict]:
+        """Every alias of the function (ListAliases, all pages)."""
+        what = f"listing aliases of {name}"
+
+        def list_all() -> list[dict]:  # a failed page lists again from the start
+            found: list[dict] = []
+            for page in self.client.get_paginator("list_aliases").paginate(FunctionName=name):
+                found.extend(page.get("Aliases", []))
+            return found
+
+        return self.run(self._deadline(deadline, what), what, list_all)
 
     def url_of(self, name: str, qualifier: str | None, deadline: Deadline | None = None) -> str:
         """The function URL of the alias `qualifier`, or of the unqualified function; '' if none."""

@@ -3,13 +3,16 @@
 Owns: what the deploy would change (the configuration diff against the deployed values, the code
 hash or image digest, tags, publish and alias, the function URL, reserved and provisioned
 concurrency), the guards apply() relies on (RevisionId, CodeSha256), and the no-op rule (a
-published version is reused only if it serves $LATEST's code and configuration).
-Must not: change anything (only reads, through LambdaCalls and ECR's DescribeImages).
+published version is reused only if it serves $LATEST's code and configuration); with a release,
+the plan's words for it (rollout.plan_lines), the gates' checks (alarms exist, CloudWatch can be
+read), and in rollback mode the version the alias goes back to.
+Must not: change anything (only reads, through LambdaCalls, ECR's DescribeImages and CloudWatch).
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
@@ -17,13 +20,15 @@ from typing import Any, Callable, Mapping
 from ...errors import ProviderError
 from ...models import Artifact, AwsOptions, Change, FunctionSpec, Plan, plain
 from ..base import Deadline
-from . import configuration
+from . import configuration, rollout
 from .client import LambdaCalls, unqualified
 from .concurrency import ConcurrencyPlan, plan_concurrency
 from .configuration import serves
 from .image import ImageRef, digest_of
 from .limits import DIRECT_UPLOAD_LIMIT, options_of
+from .metrics import CloudWatch, dimensions
 from .url import UrlPlan, plan_url
+from .versions import rollback_target
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,13 @@ class LambdaState:
     url: str = ""  # the alias's function URL, else the unqualified function's (read by plan)
     url_plan: UrlPlan | None = None  # with `function-url`
     concurrency: ConcurrencyPlan = ConcurrencyPlan()
+    # The release (spec.release set): the release step moves the alias, not apply().
+    alias_by_release: bool = False
+    alias_weights: Mapping[str, float] = field(default_factory=dict)
+    alias_description: str | None = None
+    timeout_s: int = 3
+    rollback_target: str | None = None  # rollback mode: the version the alias goes back to
+    target_code: Mapping[str, Any] = field(default_factory=dict)  # rollback mode: its CodeSha256, CodeSize
 
     @property
     def alias_exists(self) -> bool:
@@ -58,8 +70,7 @@ class _Reads:
     """Everything plan() reads, in one round of parallel calls."""
 
     function: dict | None
-    alias_version: str | None
-    alias_revision: str | None
+    alias: dict  # GetAlias ({} when there is no such alias)
     served_config: dict | None
     url_configs: list[dict | None]  # the alias's (when set), then the function's
     policy: list[dict]
@@ -67,17 +78,27 @@ class _Reads:
     digest: str | None
 
 
-def plan(calls: LambdaCalls, spec: FunctionSpec, artifact: Artifact | None, ecr_factory: Callable[[], Any]) -> Plan:
+def plan(
+    calls: LambdaCalls, spec: FunctionSpec, artifact: Artifact | None, ecr_factory: Callable[[], Any],
+    cloudwatch: CloudWatch | None = None,
+) -> Plan:
     """Read the function (GetFunction, GetAlias, GetFunctionUrlConfig, GetPolicy and
     GetProvisionedConcurrencyConfig when those inputs are set, ECR's DescribeImages for an image
     tag, and ListVersionsByFunction when nothing changed but the alias does not serve the code)
-    and say what apply() will do. `artifact` is None for a container-image function."""
+    and say what apply() will do. `artifact` is None for a container-image function and in
+    rollback mode. With release gates, check before anything changes that CloudWatch can be read
+    and every alarm exists."""
     options = options_of(spec)
+    deadline = Deadline(calls.clock, spec.wait_timeout_s, f"reading Lambda function {spec.name}")
+    if spec.release is not None and spec.release.gated:
+        _check_gates(cloudwatch, spec, deadline)
+    if spec.release is not None and spec.release.rollback is not None:
+        return plan_rollback(calls, spec, deadline)
     image = ImageRef.parse(options.image_uri) if options.image_uri else None
     if image is None and artifact is None:
         raise ValueError("a zip function needs its artifact")  # main.py packages every zip function
-    deadline = Deadline(calls.clock, spec.wait_timeout_s, f"reading Lambda function {spec.name}")
     reads = _read(calls, spec, options, image, ecr_factory, deadline)
+    alias_version, alias_revision = reads.alias.get("FunctionVersion"), reads.alias.get("RevisionId")
     url = next((c["FunctionUrl"] for c in reads.url_configs if c), "")
     url_plan, url_changes, url_steps = (
         plan_url(options, reads.url_configs[0], reads.policy) if options.function_url else (None, [], [])
@@ -133,9 +154,9 @@ def plan(calls: LambdaCalls, spec: FunctionSpec, artifact: Artifact | None, ecr_
             reuse_version = _published_version_with(calls, spec.name, config)
     publish = options.publish and (function_changed or reuse_version is None)
     target = None if publish else reuse_version
-    alias_moves = bool(options.alias) and (publish or reads.alias_version != target)
+    alias_moves = bool(options.alias) and (publish or alias_version != target)
     if alias_moves and not publish:
-        changes.append(Change(f"alias {options.alias}", reads.alias_version, target))
+        changes.append(Change(f"alias {options.alias}", alias_version, target))
     side_changed = (url_plan is not None and url_plan.changed) or concurrency.changed
 
     action = "update" if (function_changed or publish or alias_moves or side_changed) else "none"
@@ -150,10 +171,13 @@ def plan(calls: LambdaCalls, spec: FunctionSpec, artifact: Artifact | None, ecr_
         steps.append("tag: " + ", ".join(sorted(new_tags)))
     if publish:
         steps.append("publish a new version")
-    if alias_moves:
-        steps.append(f"{'move' if reads.alias_version is not None else 'create'} alias {options.alias}")
-        if concurrency.provisioned is None and concurrency.provisioned_configured:
-            steps.append(f"wait until the provisioned concurrency of alias {options.alias} is READY on the new version")
+    weights = _weights(reads.alias)
+    if spec.release is not None:  # the release step moves the alias (and says how in the plan)
+        steps.extend(rollout.plan_lines(spec, options.alias, alias_version, target or ("$LATEST" if not publish else None), bool(weights)))
+    elif alias_moves:
+        steps.append(f"{'move' if alias_version is not None else 'create'} alias {options.alias}")
+    if alias_moves and concurrency.provisioned is None and concurrency.provisioned_configured:
+        steps.append(f"wait until the provisioned concurrency of alias {options.alias} is READY on the new version")
     steps.extend(url_steps)
     steps.extend(concurrency_steps)
     if action == "none":
@@ -170,11 +194,15 @@ def plan(calls: LambdaCalls, spec: FunctionSpec, artifact: Artifact | None, ecr_
         publish=publish,
         reuse_version=reuse_version,
         alias=options.alias,
-        alias_version=reads.alias_version,
-        alias_revision_id=reads.alias_revision,
+        alias_version=alias_version,
+        alias_revision_id=alias_revision,
         url=url,
         url_plan=url_plan,
         concurrency=concurrency,
+        alias_by_release=spec.release is not None,
+        alias_weights=MappingProxyType(weights),
+        alias_description=reads.alias.get("Description"),
+        timeout_s=options.timeout_s or config.get("Timeout") or 3,
     )
     return Plan(
         provider="aws",
@@ -200,7 +228,7 @@ def _read(
     qualifiers = ([options.alias] if options.alias else []) + [None]
     with ThreadPoolExecutor(max_workers=6 + len(qualifiers)) as pool:
         function = pool.submit(calls.get_function, spec.name)
-        alias = pool.submit(calls.alias, spec.name, options.alias)
+        alias = pool.submit(calls.get_alias, spec.name, options.alias)
         served = pool.submit(_served_configuration, calls, spec.name, options.alias)
         urls = [pool.submit(calls.url_config, spec.name, qualifier, deadline) for qualifier in qualifiers]
         policy = pool.submit(calls.policy, spec.name, options.alias, deadline) if options.function_url else None
@@ -209,11 +237,9 @@ def _read(
             if options.provisioned_concurrency is not None and options.alias else None
         )
         digest = pool.submit(digest_of, image, ecr_factory, calls.log) if image else None
-        alias_version, alias_revision = alias.result()
         return _Reads(
             function=function.result(),
-            alias_version=alias_version,
-            alias_revision=alias_revision,
+            alias=alias.result() or {},
             served_config=served.result(),
             url_configs=[lookup.result() for lookup in urls],
             policy=policy.result() if policy else [],
@@ -282,8 +308,10 @@ def _plan_create(
         steps = ["create the function" + (" (code via S3)" if artifact.size > DIRECT_UPLOAD_LIMIT else "")]
     if options.publish:
         steps.append("publish version 1")
-    if options.alias:
+    if options.alias and spec.release is None:
         steps.append(f"create alias {options.alias}")
+    if spec.release is not None:
+        steps.extend(rollout.plan_lines(spec, options.alias, None, "1" if options.publish else "$LATEST", False))
     steps.extend(side_steps)
     return Plan(
         provider="aws",
@@ -303,6 +331,8 @@ def _plan_create(
             alias=options.alias,
             url_plan=url_plan,
             concurrency=concurrency,
+            alias_by_release=spec.release is not None,
+            timeout_s=options.timeout_s or 3,
         ),
     )
 
@@ -322,3 +352,74 @@ def _served_configuration(calls: LambdaCalls, name: str, alias: str | None) -> d
     (GetFunction rather than GetFunctionConfiguration: the same IAM action as every other read.)"""
     found = calls.get_function(name, alias) if alias else None
     return found["Configuration"] if found else None
+
+
+def plan_rollback(calls: LambdaCalls, spec: FunctionSpec, deadline: Deadline) -> Plan:
+    """Rollback mode: no package; read the alias and the published versions, and say which
+    version the alias goes back to."""
+    options = options_of(spec)
+    assert spec.release is not None and spec.release.rollback is not None and options.alias
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        function = pool.submit(calls.get_function, spec.name)
+        alias = pool.submit(calls.get_alias, spec.name, options.alias)
+        listed = pool.submit(calls.versions, spec.name)
+        url = pool.submit(calls.url_of, spec.name, options.alias, deadline)
+        current, alias_info, versions = function.result(), alias.result(), listed.result()
+    if current is None:
+        raise ProviderError(f"function {spec.name} does not exist in {options.region}: nothing to roll back",
+                            hint="check function-name and region")
+    if alias_info is None:
+        raise ProviderError(f"alias {options.alias} of {spec.name} does not exist: nothing to roll back",
+                            hint="check the `alias` input")
+    serving = alias_info["FunctionVersion"]
+    published = {v["Version"]: v for v in versions if v.get("Version", "").isdigit()}
+    target, why = rollback_target(spec.release.rollback, serving, alias_info.get("Description"), list(published))
+    weights = _weights(alias_info)
+    moves = target != serving or bool(weights)
+    changes = (Change(f"alias {options.alias}", serving, target),) if moves else ()
+    steps = [f"roll back alias {options.alias}: version {serving} -> {target} ({why})" if moves
+             else f"alias {options.alias} already serves version {target} ({why})"]
+    steps.extend(rollout.plan_lines(spec, options.alias, serving, target, bool(weights)))
+    config = current["Configuration"]
+    chosen, served = published[target], published.get(serving, {})
+    return Plan(
+        provider="aws",
+        function=spec.name,
+        action="update" if moves else "none",
+        changes=changes,
+        code_sha256_old=served.get("CodeSha256"),
+        code_sha256_new=chosen.get("CodeSha256", ""),
+        steps=tuple(steps),
+        publish=False,
+        alias=options.alias,
+        state=LambdaState(
+            exists=True,
+            function_arn=unqualified(config["FunctionArn"]),
+            alias=options.alias,
+            alias_version=serving,
+            alias_revision_id=alias_info.get("RevisionId"),
+            url=url.result(),
+            alias_by_release=True,
+            alias_weights=MappingProxyType(weights),
+            alias_description=alias_info.get("Description"),
+            timeout_s=chosen.get("Timeout") or 3,
+            rollback_target=target,
+            target_code=MappingProxyType({"CodeSha256": chosen.get("CodeSha256", ""), "CodeSize": chosen.get("CodeSize", 0)}),
+        ),
+    )
+
+
+def _weights(alias_info: Mapping[str, Any]) -> dict[str, float]:
+    return dict((alias_info.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {})
+
+
+def _check_alarms(cloudwatch: CloudWatch | None, names: tuple[str, ...], deadline: Deadline) -> None:
+    """A misspelt alarm name would silently disable its gate: refuse it before any change."""
+    if cloudwatch is None:
+        raise ProviderError("`alarms` needs a CloudWatch client, and this provider has none")
+    missing = cloudwatch.missing_alarms(names, deadline)
+    if missing:
+        raise ProviderError(
+            f"CloudWatch has no alarm named {', '.join(missing)} in this region",
+            hint="check the `alarms` input; nothing was changed",
+        )

@@ -126,11 +126,21 @@ def connect(spec: FunctionSpec, ctx: RunContext) -> LambdaProvider:
         read_timeout=READ_TIMEOUT_S,
     )
 
-    def client(service: str):
+    def client(service: str, settings: Config = config):
         with _SESSION_LOCK:
-            return session.create_client(service, region_name=options.region, config=config)
+            return session.create_client(service, region_name=options.region, config=settings)
 
-    return LambdaProvider(client("lambda"), lambda: client("s3"), ctx, ecr_factory=lambda: client("ecr"))
+    # A smoke test's invoke waits for the function (up to its 900 s timeout) and is never
+    # retried by botocore: a retried invoke would run the function twice.
+    invoke_config = config.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=910))
+    return LambdaProvider(
+        client("lambda"),
+        lambda: client("s3"),
+        ctx,
+        ecr_factory=lambda: client("ecr"),
+        cloudwatch_factory=lambda: client("cloudwatch"),
+        invoke_factory=lambda: client("lambda", invoke_config),
+    )
 
 
 class _DataLoader(botocore.loaders.Loader):
