@@ -7,9 +7,12 @@ and the benchmark.
 from __future__ import annotations
 
 import os
+import queue
 import socket
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +124,20 @@ class ActionRunner:
         environment.update(env or {})
         return environment
 
+    def start(self, inputs: dict[str, str], env: dict[str, str] | None = None) -> "RunningAction":
+        """Start entrypoint.py without waiting for it (to signal it, or act while it runs)."""
+        environment = self.env_for(inputs, env)
+        proc = subprocess.Popen(
+            [sys.executable, str(ENTRYPOINT)],
+            cwd=self.workspace,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        return RunningAction(proc, environment)
+
     def run(self, inputs: dict[str, str], env: dict[str, str] | None = None, timeout: float = 120) -> ActionResult:
         environment = self.env_for(inputs, env)
         proc = subprocess.run(
@@ -135,3 +152,62 @@ class ActionRunner:
         output_text = Path(environment["GITHUB_OUTPUT"]).read_text()
         summary_text = Path(environment["GITHUB_STEP_SUMMARY"]).read_text()
         return ActionResult(proc.returncode, proc.stdout, proc.stderr, parse_github_output(output_text), summary_text)
+
+
+class RunningAction:
+    """A running entrypoint.py: wait for a line of its output, signal it, collect its result."""
+
+    def __init__(self, proc: subprocess.Popen, environment: dict[str, str]) -> None:
+        self.proc = proc
+        self.environment = environment
+        self.lines: list[str] = []
+        self._new: queue.Queue[str | None] = queue.Queue()
+        self._stderr: list[str] = []
+        self._readers = [
+            threading.Thread(target=self._read, args=(proc.stdout, self._new), daemon=True),
+            threading.Thread(target=lambda: self._stderr.append(proc.stderr.read()), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _read(stream, lines: "queue.Queue[str | None]") -> None:
+        for line in stream:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    def wait_for(self, text: str, timeout: float = 60) -> str:
+        """The first line (from now on) that contains `text`; fails after `timeout` seconds."""
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._new.get(timeout=max(0.01, end - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no line with {text!r} within {timeout} s:\n" + "\n".join(self.lines)) from None
+            if line is None:
+                self._new.put(None)
+                raise AssertionError(f"the action ended without printing {text!r}:\n" + "\n".join(self.lines))
+            self.lines.append(line)
+            if text in line:
+                return line
+
+    def signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def finish(self, timeout: float = 120) -> ActionResult:
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+        for reader in self._readers:
+            reader.join(timeout=10)
+        while True:
+            line = self._new.get()
+            if line is None:
+                break
+            self.lines.append(line)
+        output_text = Path(self.environment["GITHUB_OUTPUT"]).read_text()
+        summary_text = Path(self.environment["GITHUB_STEP_SUMMARY"]).read_text()
+        stdout = "\n".join(self.lines) + ("\n" if self.lines else "")
+        return ActionResult(self.proc.returncode, stdout, "".join(self._stderr), parse_github_output(output_text), summary_text)

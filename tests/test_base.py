@@ -99,3 +99,23 @@ def test_refused_finds_the_socket_error_under_the_sdk_wrappers():
     wrapped.__cause__ = inner
     outer = OSError(wrapped)  # requests keeps urllib3's error in args
     assert refused(outer) and not refused(OSError("reset"))
+def test_a_cancelled_system_clock_raises_at_its_next_sleep_and_its_shield_does_not():
+    import threading
+    import time
+
+    from faas_action.errors import Cancelled
+    from faas_action.providers.base import SystemClock, shielded
+
+    event = threading.Event()
+    clock = SystemClock(event)
+    clock.sleep(0.001)
+    threading.Timer(0.05, event.set).start()
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        clock.sleep(30)  # woken by the cancellation, not by the end of the sleep
+    assert time.monotonic() - started < 5
+    with pytest.raises(Cancelled):
+        clock.sleep(0)
+    shielded(clock).sleep(0.001)  # restoring after a cancellation may still wait
+    fake = FakeClock()
+    assert shielded(fake) is fake

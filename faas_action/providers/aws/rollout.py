@@ -29,7 +29,7 @@ from .traffic import LambdaTraffic
 if TYPE_CHECKING:
     from .plan import LambdaState
 
-RESTORE_TIMEOUT_S = 60.0  # restoring the alias gets its own deadline, whatever wait-timeout is
+RESTORE_TIMEOUT_S = 60.0  # restoring the alias gets its own deadline (wait-timeout when shorter)
 CALL_TIMEOUT_S = 120.0  # one alias change or CloudWatch read, retried on throttling within it
 FUNCTION_WINDOW = dt.timedelta(hours=1)
 
@@ -40,7 +40,7 @@ def release_for(spec: FunctionSpec, alias: str | None, old: str | None, new: str
     r = spec.release
     assert r is not None
     smoke = SmokeTest(r.smoke_event, r.smoke_expect) if r.smoke_event is not None else None
-    bounds: dict[str, Any] = {"deadline_s": spec.wait_timeout_s, "restore_timeout_s": RESTORE_TIMEOUT_S}
+    bounds: dict[str, Any] = {"deadline_s": spec.wait_timeout_s, "restore_timeout_s": min(RESTORE_TIMEOUT_S, spec.wait_timeout_s)}
     if not alias:
         return Release(NO_TRAFFIC, smoke=smoke, **bounds), ""
     if old is None:
