@@ -267,3 +267,12 @@ def test_a_new_alias_is_created_after_its_version_passed_the_smoke_test(aws_acti
     assert [i.qualifier for i in lambda_proxy.invocations] == ["1", "live"]
     assert lam.get_alias(FunctionName=function_name, Name="live")["FunctionVersion"] == "1"
     assert (result.outputs["previous-version"], result.outputs["traffic"]) == ("", "100")
+
+
+def test_an_error_rate_gate_that_cannot_read_cloudwatch_fails_before_anything_changes(aws_action, live, lambda_proxy):
+    lambda_proxy.requests.clear()
+    lambda_proxy.fail("POST", r"GetMetricData", 403, "AccessDenied", "User is not authorized to perform: cloudwatch:GetMetricData", times=10)
+    result = aws_action.run(inputs(live, traffic="canary", **{"max-error-rate": "2"}))
+    assert result.code == 1 and len(result.errors) == 1
+    assert "max-error-rate cannot be checked" in result.errors[0] and "cloudwatch:GetMetricData" in result.errors[0]
+    assert lambda_proxy.writes() == []

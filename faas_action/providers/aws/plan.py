@@ -413,13 +413,23 @@ def _weights(alias_info: Mapping[str, Any]) -> dict[str, float]:
     return dict((alias_info.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {})
 
 
-def _check_alarms(cloudwatch: CloudWatch | None, names: tuple[str, ...], deadline: Deadline) -> None:
-    """A misspelt alarm name would silently disable its gate: refuse it before any change."""
+def _check_gates(cloudwatch: CloudWatch | None, spec: FunctionSpec, deadline: Deadline) -> None:
+    """Before anything changes: every alarm exists (a misspelt name would silently disable its
+    gate), and the error-rate gate may read CloudWatch (one small read)."""
+    release = spec.release
+    assert release is not None
     if cloudwatch is None:
-        raise ProviderError("`alarms` needs a CloudWatch client, and this provider has none")
-    missing = cloudwatch.missing_alarms(names, deadline)
-    if missing:
-        raise ProviderError(
-            f"CloudWatch has no alarm named {', '.join(missing)} in this region",
-            hint="check the `alarms` input; nothing was changed",
-        )
+        raise ProviderError("the release gates need a CloudWatch client, and this provider has none")
+    if release.alarms:
+        missing = cloudwatch.missing_alarms(release.alarms, deadline)
+        if missing:
+            raise ProviderError(
+                f"CloudWatch has no alarm named {', '.join(missing)} in this region",
+                hint="check the `alarms` input; nothing was changed",
+            )
+    if release.max_error_rate is not None:
+        now = datetime.now(timezone.utc)
+        try:
+            cloudwatch.counts(dimensions(spec.name.rsplit(":", 1)[-1]), now - timedelta(minutes=1), now, deadline)
+        except ProviderError as exc:
+            raise ProviderError(f"max-error-rate cannot be checked: {exc.message}; nothing was changed", hint=exc.hint) from exc

@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
 from ... import release, render
-from ...errors import ProviderError, ReleaseError
+from ...errors import ActionError, ProviderError, ReleaseError
 from ...models import DeployResult, FunctionSpec, Plan
 from ...release import IMMEDIATE, NO_TRAFFIC, Gates, Release, SmokeTest
 from ..base import Deadline
@@ -107,8 +107,10 @@ class Rollout:
 
         if record.ok and r.keep_versions:
             self._prune(spec, r.keep_versions, {new, old, state.rollback_target})
-        shifted = bool(alias and old and old != new and record.events and chosen.strategy.steps)
-        metrics = self._metrics(metric_name, alias, old, new, traffic, shifted)
+        shifted = bool(alias and old and old != new and chosen.strategy.steps)
+        cancelled = record.failure is not None and record.failure.gate == "cancelled"
+        # After a cancellation the runner gives the step seconds: the alias is restored, exit now.
+        metrics = {} if cancelled else self._metrics(metric_name, alias, old, new, traffic, shifted)
 
         rollback_mode = r.rollback is not None
         moved_back = rollback_mode and record.ok and old != new
@@ -163,7 +165,7 @@ class Rollout:
         deadline = Deadline(self.clock, CALL_TIMEOUT_S, "reading metrics from CloudWatch")
         try:
             return self.cloudwatch.summary(scopes, now, deadline)
-        except ProviderError as exc:
+        except ActionError as exc:  # a cancellation while retrying included: the deploy stands
             self.log.warning(f"the metrics of {function} could not be read (not a failure): {exc}")
             return {}
 
