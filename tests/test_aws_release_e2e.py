@@ -8,8 +8,10 @@ put there with PutMetricData, under the dimensions the gates read.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import signal
+import zipfile
 
 import pytest
 
@@ -17,6 +19,13 @@ from tests.conftest import boto_client
 from tests.test_aws_e2e import create_inputs, write_app
 
 SMOKE = '{"ping": 1}'
+
+
+def zip_of(source: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", source)
+    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -213,9 +222,10 @@ def test_rollback_previous_without_a_record_takes_the_highest_version_below(aws_
 
 
 def test_pruning_keeps_every_aliased_version(aws_action, live, lambda_proxy, lam, workspace):
-    for body in range(2, 7):  # versions 2..6
-        write_app(workspace, f"def handler(event, context):\n    return {body}\n")
-        assert aws_action.run(inputs(live)).code == 0
+    for body in range(2, 7):  # versions 2..6, live on 6
+        lam.update_function_code(FunctionName=live, ZipFile=zip_of(f"def handler(event, context):\n    return {body}\n"))
+        lam.publish_version(FunctionName=live)
+    lam.update_alias(FunctionName=live, Name="live", FunctionVersion="6")
     lam.create_alias(FunctionName=live, Name="old", FunctionVersion="2")
     lam.create_alias(FunctionName=live, Name="weighted", FunctionVersion="3", RoutingConfig={"AdditionalVersionWeights": {"4": 0.5}})
     write_app(workspace, "def handler(event, context):\n    return 7\n")
@@ -276,3 +286,13 @@ def test_an_error_rate_gate_that_cannot_read_cloudwatch_fails_before_anything_ch
     assert result.code == 1 and len(result.errors) == 1
     assert "max-error-rate cannot be checked" in result.errors[0] and "cloudwatch:GetMetricData" in result.errors[0]
     assert lambda_proxy.writes() == []
+
+
+def test_a_smoke_test_without_an_alias_fails_the_step_and_says_the_version_is_live(aws_action, workspace, function_name, aws_role, lambda_proxy):
+    write_app(workspace)
+    lambda_proxy.script_invoke(function_name, "1", '{"errorMessage": "boom"}', "Unhandled")
+    result = aws_action.run(create_inputs(function_name, aws_role, **{"smoke-event": SMOKE}))
+    assert result.code == 1 and len(result.errors) == 1
+    assert "has no alias to hold the new version back" in result.errors[0]
+    assert (result.outputs["rolled-back"], result.outputs["traffic"], result.outputs["version"]) == ("false", "100", "1")
+    assert [(i.qualifier, i.version) for i in lambda_proxy.invocations] == [("1", "1")]
