@@ -102,3 +102,12 @@ def test_a_config_file_may_hold_the_smoke_event_as_yaml(ws):
     (ws / "faas.yml").write_text("smoke-event:\n  ping: 1\nalias: live\n")
     result = load({**AWS, "config": "faas.yml"}, ws)
     assert not result.problems and result.specs[0].release.smoke_event == b'{"ping": 1}'
+
+
+def test_a_smoke_event_fifo_is_refused_without_blocking(ws):
+    import os
+
+    os.mkfifo(ws / "events" / "pipe.json")
+    result = load({**LIVE, "smoke-event": "@events/pipe.json"}, ws)
+    assert [p.field for p in result.problems] == ["smoke-event"]
+    assert "FIFO" in result.problems[0].message

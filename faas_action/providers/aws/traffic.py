@@ -101,7 +101,7 @@ class LambdaTraffic:
         # Throttling and 'function not ready' conflicts mean it did not run: retried. The read
         # timeout of `invoker` outlasts the function's own timeout; it never retries by itself.
         deadline = Deadline(self.clock, self.call_timeout_s + self.timeout_s, f"smoke test of {where}")
-        reply = self.calls.call(
+        reply = self._call(
             deadline, self.invoker.invoke, FunctionName=self.function, Qualifier=qualifier,
             InvocationType="RequestResponse", Payload=payload,
         )
@@ -121,9 +121,9 @@ class LambdaTraffic:
         assert self.alias
         description = description_with_previous(self.old_description, self.old)
         if self.old is None:
-            self.calls.call(self._deadline(f"creating alias {self.alias}"), self.client.create_alias,
-                            FunctionName=self.function, Name=self.alias, FunctionVersion=self.new,
-                            Description=description, retry_conflicts=False)
+            self._call(self._deadline(f"creating alias {self.alias}"), self.client.create_alias,
+                       FunctionName=self.function, Name=self.alias, FunctionVersion=self.new,
+                       Description=description, retry_conflicts=False)
             return
         self._update_alias(self.new, {}, description, f"promoting version {self.new} on alias {self.alias}")
 
@@ -184,4 +184,12 @@ class LambdaTraffic:
         }
         if description is not None:
             params["Description"] = description
-        self.calls.call(self._deadline(what), self.client.update_alias, **params)
+        self._call(self._deadline(what), self.client.update_alias, **params)
+
+    def _call(self, deadline: Deadline, method: Callable[..., dict], **params: Any) -> dict:
+        """LambdaCalls.call, with a network failure that outlasted botocore's own retries
+        (connection reset, read timeout) an ActionError too: the engine then restores."""
+        try:
+            return self.calls.call(deadline, method, **params)
+        except BotoCoreError as exc:
+            raise ProviderError(f"{method.__name__} on {self.function} failed: {exc}") from exc
