@@ -8,11 +8,14 @@ Must not: do I/O or decide anything about a deploy.
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 from urllib.parse import quote
 
 from .dependencies import describe_target
 from .models import Artifact, AwsOptions, AzureOptions, FunctionSpec, GcpOptions, Outcome, Plan, plain
+
+if TYPE_CHECKING:
+    from .release import Record
 
 
 def human_size(size: int) -> str:
@@ -306,9 +309,9 @@ def _figure(value: Any) -> str:
     return str(value)
 
 
-def release_markdown(function: str, new_label: str, entry_label: str, record: Any) -> str:
+def release_markdown(function: str, new_label: str, entry_label: str, record: "Record") -> str:
     """The release's timeline: step, time, weight, the new version's invocations and errors,
-    the alarms' states; then how it ended. `record` is a release.Record."""
+    the alarms' states; then how it ended."""
     if record.ok:
         outcome = f"{new_label} serves {entry_label}"
     elif record.restore_error:

@@ -279,7 +279,7 @@ def test_a_new_alias_is_created_after_its_version_passed_the_smoke_test(aws_acti
     write_app(workspace)
     result = aws_action.run(create_inputs(function_name, aws_role, alias="live", traffic="canary", **{"smoke-event": SMOKE}))
     assert result.code == 0, result.stdout
-    assert "nothing to shift from: alias live is new" in result.stdout.lower()
+    assert "Nothing to shift from: alias live is new" in result.stdout
     assert [i.qualifier for i in lambda_proxy.invocations] == ["1", "live"]
     assert lam.get_alias(FunctionName=function_name, Name="live")["FunctionVersion"] == "1"
     assert (result.outputs["previous-version"], result.outputs["traffic"]) == ("", "100")

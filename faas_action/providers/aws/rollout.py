@@ -92,7 +92,7 @@ class Rollout:
         old, new = state.alias_version, result.version
         chosen, note = release_for(spec, alias, old, new, bool(state.alias_weights))
         if note:
-            self.log.info(note.capitalize())
+            self.log.info(note[0].upper() + note[1:])
         metric_name = (state.function_arn or spec.name).rsplit(":", 1)[-1]
         traffic = LambdaTraffic(
             self.calls, self.invoker, self.cloudwatch,
@@ -129,7 +129,9 @@ class Rollout:
         if state.target_code:  # rollback mode: nothing was packaged, the code is the target's
             outputs["code-sha256"] = str(state.target_code.get("CodeSha256", ""))
             outputs["package-size"] = str(state.target_code.get("CodeSize", ""))
-        summary = render.release_markdown(spec.name, traffic.new_label, traffic.entry_label, record) if chosen.strategy.steps or chosen.smoke else ""
+        # The timeline when there is more to it than moving the alias.
+        eventful = chosen.smoke or chosen.gates.active or len(chosen.strategy.steps) > 1 or not record.ok
+        summary = render.release_markdown(spec.name, traffic.new_label, traffic.entry_label, record) if eventful else ""
         summary += render.metrics_markdown(spec.name, metrics, {"new": traffic.new_label, "old": f"version {old}"})
         result = replace(result, outputs={**result.outputs, **outputs}, summary=result.summary + summary)
         if not record.ok:
