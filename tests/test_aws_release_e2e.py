@@ -302,3 +302,15 @@ def test_a_smoke_test_without_an_alias_fails_the_step_and_says_the_version_is_li
     assert "has no alias to hold the new version back" in result.errors[0]
     assert (result.outputs["rolled-back"], result.outputs["traffic"], result.outputs["version"]) == ("false", "100", "1")
     assert [(i.qualifier, i.version) for i in lambda_proxy.invocations] == [("1", "1")]
+
+
+def test_all_at_once_with_a_gate_is_blue_green(aws_action, live, lambda_proxy, lam, cloudwatch):
+    put_lambda_metrics(cloudwatch, live, "2", invocations=20, errors=4)
+    result = aws_action.run(inputs(live, **{"max-error-rate": "5", "traffic-interval": "1"}))
+    assert result.code == 1, result.stdout
+    assert "error rate 20.0% (4 of 20 invocations)" in result.errors[0].replace("%25", "%")
+    promote, restore = alias_updates(lambda_proxy, live)
+    assert promote["FunctionVersion"] == "2" and restore["FunctionVersion"] == "1"
+    assert restore["RoutingConfig"] == {"AdditionalVersionWeights": {}}
+    assert "(blue-green)" in result.summary
+    assert lam.get_alias(FunctionName=live, Name="live")["FunctionVersion"] == "1"
