@@ -314,3 +314,15 @@ def test_all_at_once_with_a_gate_is_blue_green(aws_action, live, lambda_proxy, l
     assert restore["RoutingConfig"] == {"AdditionalVersionWeights": {}}
     assert "(blue-green)" in result.summary
     assert lam.get_alias(FunctionName=live, Name="live")["FunctionVersion"] == "1"
+
+
+def test_a_function_url_on_a_new_alias_follows_the_release(aws_action, workspace, function_name, aws_role, lambda_proxy, lam):
+    # The release step creates the alias; the URL on it can only come after.
+    write_app(workspace)
+    result = aws_action.run(create_inputs(function_name, aws_role, alias="live", **{"function-url": "iam", "smoke-event": SMOKE}))
+    assert result.code == 0, result.stdout
+    url = lam.get_function_url_config(FunctionName=function_name, Qualifier="live")["FunctionUrl"]
+    assert result.outputs["url"] == url
+    writes = [r.path.split("?")[0] for r in lambda_proxy.writes()]
+    create_alias = writes.index(f"/2015-03-31/functions/{function_name}/aliases")
+    assert create_alias < writes.index(f"/2021-10-31/functions/{function_name}/url")

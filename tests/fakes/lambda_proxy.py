@@ -11,7 +11,7 @@ and, following Lambda's public REST contract:
 - answers a CreateAlias on an existing alias with Lambda's ResourceConflictException (moto
   names it ConflictException);
 - injects scripted error replies (409 conflicts, 429 throttling, 5xx, 403 for CloudWatch) in front
-  of chosen calls (the pattern is searched in the path and the X-Amz-Target operation);
+  of chosen calls (the pattern is searched in the path, then in the X-Amz-Target operation);
 - injects network faults: a connection reset before the request reaches the service, or after
   the service applied it but before the reply (the reply is lost), and slow replies;
 - injects such faults at random (`chaos`, seeded) into a share of all requests;
@@ -255,7 +255,7 @@ class LambdaProxy(LambdaContract):
         target = handler.headers.get("X-Amz-Target", "")
         with self.lock:
             self.requests.append(Recorded(handler.command, path, body if isinstance(body, dict) else {}, target))
-            fault = self._take_fault(handler.command, f"{path} {target}" if target else path)
+            fault = self._take_fault(handler.command, path, target)
             network = self._take_network_fault(handler.command, path) if not fault else None
             drawn = self._draw_chaos(handler.command, path) if not (fault or network) else None
             if drawn:
@@ -377,9 +377,11 @@ class LambdaProxy(LambdaContract):
         message = f"Unable to delete version because the following aliases reference it: {using}"
         return 409, {"x-amzn-ErrorType": "ResourceConflictException"}, json.dumps({"Type": "User", "message": message}).encode()
 
-    def _take_fault(self, method: str, path: str) -> Fault | None:
+    def _take_fault(self, method: str, path: str, target: str = "") -> Fault | None:
+        """The next scripted fault whose pattern matches the path, or the X-Amz-Target operation."""
         for fault in self.faults:
-            if fault.remaining > 0 and fault.method == method and fault.pattern.search(path):
+            matches = fault.pattern.search(path) or (target and fault.pattern.search(target))
+            if fault.remaining > 0 and fault.method == method and matches:
                 fault.remaining -= 1
                 return fault
         return None
