@@ -1,6 +1,7 @@
 """CloudWatch reads for a release: alarm states, the error-rate gate's figures, the metrics summary.
 
-Owns: DescribeAlarms and GetMetricData through botocore's paginators, bounded and retried; the
+Owns: DescribeAlarms and GetMetricData through botocore's paginators, bounded and retried on
+LambdaCalls' one retry loop (the CloudWatch client is adopted for per-request timeouts); the
 AWS/Lambda metric names, statistics and dimensions (FunctionName; Resource `<function>:<alias>`;
 ExecutedVersion); folding 1-minute datapoints into one figure per metric.
 Must not: decide whether a gate passes (release.py does), change anything, or sleep except
@@ -12,12 +13,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable, Mapping, Sequence
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from ...errors import ProviderError
 from ...release import AlarmState
-from ..base import Deadline, backoff_delays
-from .client import RETRYABLE, error_code, provider_error
+from ..base import Deadline
+from .client import LambdaCalls, cause_code
 
 NAMESPACE = "AWS/Lambda"
 PERIOD_S = 60  # CloudWatch's standard resolution for Lambda's metrics
@@ -51,16 +50,17 @@ def minute_floor(moment: dt.datetime) -> dt.datetime:
 
 
 class CloudWatch:
-    """A lazily created CloudWatch client, read with bounded retries."""
+    """A lazily created CloudWatch client, read through `calls`' bounded retries."""
 
-    def __init__(self, client_factory: Callable[[], Any]) -> None:
+    def __init__(self, client_factory: Callable[[], Any], calls: LambdaCalls) -> None:
         self.client_factory = client_factory
+        self.calls = calls
         self._client = None
 
     @property
     def client(self):
         if self._client is None:
-            self._client = self.client_factory()
+            self._client = LambdaCalls.adopt(self.client_factory())
         return self._client
 
     # -- alarms --------------------------------------------------------------------------------
@@ -151,20 +151,14 @@ class CloudWatch:
 
     # -- paging, bounded ------------------------------------------------------------------------
     def _pages(self, deadline: Deadline, operation: str, action: str, **params: Any) -> list[dict]:
-        delays = backoff_delays(base=1.0, cap=10.0)
-        while True:
-            try:
-                return list(self.client.get_paginator(operation).paginate(**params))
-            except ClientError as exc:
-                if error_code(exc) in RETRYABLE:
-                    deadline.sleep(next(delays), detail=f"{action}: {error_code(exc)}")
-                    continue
-                error = provider_error(exc, action)
-                if error_code(exc) in ACCESS_DENIED:
-                    error = ProviderError(error.message, hint=f"the role needs {action}")
-                raise error from exc
-            except BotoCoreError as exc:
-                raise ProviderError(f"{action} failed: {exc}") from exc
+        """Every page (a failed page reads again from the start); a refusal names `action`."""
+        client = self.client
+        try:
+            return self.calls.run(deadline, action, lambda: list(client.get_paginator(operation).paginate(**params)))
+        except ProviderError as exc:
+            if cause_code(exc) in ACCESS_DENIED:
+                raise ProviderError(exc.message, hint=f"the role needs {action}") from exc.__cause__
+            raise
 
 
 def figures(values: Mapping[tuple[str, str], list[float]]) -> dict[str, Any]:

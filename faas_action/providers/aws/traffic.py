@@ -19,11 +19,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ...errors import ProviderError
 from ...release import Health, Invocation
-from ..base import Clock, Deadline, Log
-from .client import LambdaCalls, error_code, provider_error
+from ..base import Clock, Deadline, Log, retrying, shielded
+from .client import LambdaCalls, botocore_error, cause_code, error_code, provider_error, retryable
 from .metrics import CloudWatch, dimensions
 
 PAYLOAD_LIMIT = 64 * 1024  # what is kept of a smoke response (enough to match and to quote)
+RESTORE_ATTEMPT_S = 15.0  # one restore try (its network retries included); the engine retries it
 DESCRIPTION_MARK = "faas-action previous="
 PREVIOUS_IN_DESCRIPTION = re.compile(re.escape(DESCRIPTION_MARK) + r"(\d+)")
 
@@ -98,13 +99,26 @@ class LambdaTraffic:
         qualifier = self.alias if through_entry and self.alias else self.new
         where = f"{self.function}:{qualifier}"
         self.log.info(f"Smoke test: invoking {where}")
-        # Throttling and 'function not ready' conflicts mean it did not run: retried. The read
-        # timeout of `invoker` outlasts the function's own timeout; it never retries by itself.
+        # Throttling and 'function not ready' conflicts mean it did not run: retried. A network
+        # failure is not (the function may have run: a smoke event need not be idempotent). The
+        # read timeout of `invoker` outlasts the function's own timeout.
         deadline = Deadline(self.clock, self.call_timeout_s + self.timeout_s, f"smoke test of {where}")
-        reply = self._call(
-            deadline, self.invoker.invoke, FunctionName=self.function, Qualifier=qualifier,
-            InvocationType="RequestResponse", Payload=payload,
-        )
+        what = f"invoking {where}"
+
+        def attempt() -> dict:
+            return self.invoker.invoke(FunctionName=self.function, Qualifier=qualifier,
+                                       InvocationType="RequestResponse", Payload=payload)
+
+        try:
+            reply = retrying(deadline, self.log, what, attempt,
+                             lambda exc: retryable(exc) if isinstance(exc, ClientError) else None)
+        except ClientError as exc:
+            raise provider_error(exc, what) from exc
+        except BotoCoreError as exc:
+            mapped = botocore_error(exc, what)
+            if mapped is None:
+                raise
+            raise mapped from exc
         try:
             body = reply["Payload"].read(PAYLOAD_LIMIT + 1)
         except (BotoCoreError, OSError) as exc:
@@ -121,28 +135,27 @@ class LambdaTraffic:
         assert self.alias
         description = description_with_previous(self.old_description, self.old)
         if self.old is None:
-            self._call(self._deadline(f"creating alias {self.alias}"), self.client.create_alias,
-                       FunctionName=self.function, Name=self.alias, FunctionVersion=self.new,
-                       Description=description, retry_conflicts=False)
+            self._create_alias(description)
             return
         self._update_alias(self.new, {}, description, f"promoting version {self.new} on alias {self.alias}")
 
     def restore(self) -> None:
+        """One short try, on a clock that ignores a cancellation (the engine retries it)."""
         assert self.alias
+        deadline = Deadline(shielded(self.clock), RESTORE_ATTEMPT_S, f"restoring alias {self.alias}")
         try:
             if self.old is None:  # the alias did not exist before this release
-                self.client.delete_alias(FunctionName=self.function, Name=self.alias)
+                self.calls.call(deadline, self.client.delete_alias, FunctionName=self.function, Name=self.alias)
             else:
-                self.client.update_alias(
-                    FunctionName=self.function, Name=self.alias, FunctionVersion=self.old,
-                    RoutingConfig={"AdditionalVersionWeights": {}}, Description=self.old_description or "",
+                self.calls.call(
+                    deadline, self.client.update_alias, FunctionName=self.function, Name=self.alias,
+                    FunctionVersion=self.old, RoutingConfig={"AdditionalVersionWeights": {}},
+                    Description=self.old_description or "",
                 )
-        except ClientError as exc:
-            if self.old is None and error_code(exc) == "ResourceNotFoundException":
-                return  # never created
-            raise provider_error(exc, f"restoring alias {self.alias}") from exc
-        except BotoCoreError as exc:
-            raise ProviderError(f"restoring alias {self.alias} failed: {exc}") from exc
+        except ProviderError as exc:
+            if self.old is None and cause_code(exc) == "ResourceNotFoundException":
+                return  # never created, or deleted by a try whose reply was lost
+            raise
 
     def health(self, since: float | None) -> Health:
         deadline = self._deadline("reading the release's health from CloudWatch")
@@ -159,10 +172,9 @@ class LambdaTraffic:
         return Health(invocations=invocations, errors=errors, alarms=alarms)
 
     def describe(self) -> str:
-        try:
-            found = self.client.get_alias(FunctionName=self.function, Name=self.alias)
-        except (ClientError, BotoCoreError) as exc:
-            raise ProviderError(f"reading alias {self.alias} failed: {exc}") from exc
+        found = self.calls.get_alias(self.function, self.alias, Deadline(shielded(self.clock), RESTORE_ATTEMPT_S, f"reading alias {self.alias}"))
+        if found is None:
+            return f"alias {self.alias} does not exist"
         weights = (found.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
         split = "".join(f" with {round(w * 100)}% on version {v}" for v, w in weights.items())
         return f"alias {self.alias} was left serving version {found['FunctionVersion']}{split}"
@@ -184,12 +196,32 @@ class LambdaTraffic:
         }
         if description is not None:
             params["Description"] = description
-        self._call(self._deadline(what), self.client.update_alias, **params)
+        self.calls.call(self._deadline(what), self.client.update_alias, **params)
 
-    def _call(self, deadline: Deadline, method: Callable[..., dict], **params: Any) -> dict:
-        """LambdaCalls.call, with a network failure that outlasted botocore's own retries
-        (connection reset, read timeout) an ActionError too: the engine then restores."""
-        try:
-            return self.calls.call(deadline, method, **params)
-        except BotoCoreError as exc:
-            raise ProviderError(f"{method.__name__} on {self.function} failed: {exc}") from exc
+    def _create_alias(self, description: str) -> None:
+        """CreateAlias on the new version. Lambda answers 409 both for 'the alias exists' and for
+        'an update is in progress': with no alias, the conflict is retried; an alias already on
+        the new version is our own create whose reply was lost."""
+        name, alias, version = self.function, self.alias, self.new
+
+        def create() -> dict | None:
+            try:
+                self.client.create_alias(FunctionName=name, Name=alias, FunctionVersion=version, Description=description)
+                return None
+            except ClientError as exc:
+                if error_code(exc) != "ResourceConflictException":
+                    raise
+                conflict = exc
+            try:
+                return self.client.get_alias(FunctionName=name, Name=alias)
+            except ClientError as exc:
+                if error_code(exc) == "ResourceNotFoundException":
+                    raise conflict from None
+                raise
+
+        existing = self.calls.run(self._deadline(f"creating alias {alias}"), "create_alias", create)
+        if existing is not None and existing.get("FunctionVersion") != version:
+            raise ProviderError(
+                f"alias {alias} was created by someone else (on version {existing.get('FunctionVersion')}) during this release",
+                hint="another deploy ran at the same time; re-run when it is done",
+            )
