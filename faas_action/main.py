@@ -130,10 +130,11 @@ def _run(runner: Runner, environ: Mapping[str, str], clock: Clock, cancel: threa
         runner.error(f"{outcome.spec.name}: {outcome.error}", title=f"faas-action: {outcome.spec.name} failed")
     skipped = [o for o in state.outcomes if o.status == "skipped"]
     if cancel.is_set():
-        runner.error(
-            "the job was cancelled: " + (f"{len(skipped)} function(s) not started" if skipped else "every function had started"),
-            title="faas-action: cancelled",
-        )
+        note = f"the job was cancelled: {len(skipped)} function(s) not started" if skipped else "the job was cancelled"
+        if failed:  # each stopped function already has its ::error; one problem, one annotation
+            runner.print(f"faas-action: {note}")
+        else:
+            runner.error(note, title="faas-action: cancelled")
         return 1
     if state.crashed:
         return 2

@@ -192,7 +192,16 @@ def result_entry(outcome: Outcome) -> dict[str, Any]:
     }
     if outcome.error:
         entry["error"] = outcome.error
+    for key in JSON_OUTPUTS:  # an output that is itself JSON is nested, not a string in a string
+        if isinstance(entry.get(key), str) and entry[key][:1] in ("{", "["):
+            try:
+                entry[key] = json.loads(entry[key])
+            except ValueError:
+                pass
     return entry
+
+
+JSON_OUTPUTS = ("metrics",)
 
 
 def results_json(outcomes: Sequence[Outcome]) -> str:
