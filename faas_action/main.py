@@ -94,10 +94,16 @@ def _run(runner: Runner, environ: Mapping[str, str], clock: Clock, cancel: threa
     # Everything the inputs and files reveal (bad values, packaging refusals, size limits), for
     # every function, reported together before any network call.
     problems: list[Problem] = list(cfg.problems)
+    environment_problems: set[tuple[str, str]] = set()
     for spec, label in zip(cfg.specs, cfg.labels):
         module = providers.load(spec.provider)
-        # Credential files and variables the container cannot see, a missing project: local checks.
-        problems.extend(_labelled(module.check_environment(spec, environ), label))
+        # Credential files and variables the container cannot see, a missing project: local
+        # checks. The same problem for several functions (one profile, one token file) is one
+        # problem: reported once.
+        for problem in module.check_environment(spec, environ):
+            if (spec.provider, str(problem)) not in environment_problems:
+                environment_problems.add((spec.provider, str(problem)))
+                problems.append(problem)
         # Installing dependencies asks a package index: never once the inputs are known bad.
         with _dependencies_installed(spec, runner, environ, skip=bool(problems)) as installed:
             artifact = _package(spec.source, spec.package, module, runner, state, problems, label, installed)

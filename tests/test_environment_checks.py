@@ -150,3 +150,15 @@ def test_gcp_missing_project_comes_out_with_the_other_problems(action, gcp_works
     result = action.run(inputs, env=env)
     assert_errors(result, "nothing to package", "no GCP project")
     assert gcp_fake.requests == []
+
+
+def test_one_environment_problem_is_one_error_however_many_functions_share_it(aws_action, workspace, lambda_proxy):
+    (workspace / "app").mkdir()
+    (workspace / "app" / "app.py").write_text("x = 1\n")
+    (workspace / "faas.yml").write_text(
+        "provider: aws\nsource: app\nfunctions:\n  - function-name: one\n  - function-name: two\n  - function-name: three\n"
+    )
+    result = aws_action.run({"config": "faas.yml"}, env={**NO_KEYS, "AWS_PROFILE": "ci", **KEYS})
+    assert result.code == 1
+    assert len(result.errors) == 1 and "AWS_PROFILE names profile 'ci'" in result.errors[0], result.errors
+    assert lambda_proxy.requests == []
