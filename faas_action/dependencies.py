@@ -29,7 +29,7 @@ from . import userfiles
 from .errors import PackagingError
 from .models import Artifact, DependencySpec, Distribution
 
-# csv, email.parser, signal and subprocess are imported where an install needs them: config.py and
+# csv, email.parser, signal and subprocess are imported where an install needs them: config/ and
 # render.py import this module on every run, most of which install nothing (~7 ms saved).
 
 # -- the target: which wheels -----------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Every input action.yml declares, with its default ('' when none), in declaration order.
 
 Generated from action.yml by `python tests/test_docs.py`, which a test runs to check it: do not
-edit. config.py reads this on every run instead of action.yml, sparing each run a YAML parser's
+edit. config/ reads this on every run instead of action.yml, sparing each run a YAML parser's
 import and parse (~15 ms of a ~0.25 s no-op deploy).
 """
 

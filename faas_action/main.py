@@ -4,7 +4,7 @@ Owns: the order of the stages, running functions side by side (at most `max-para
 its own log), cancellation, and the one place where errors become `::error` annotations and exit
 codes (0 done, 1 expected failure, 2 a bug with its traceback folded). The outputs and the step
 summary are written whatever happens, a failure or a crash included.
-Must not: parse inputs (config.py), talk to a cloud (providers), render (render.py) or know the
+Must not: parse inputs (config/), talk to a cloud (providers), render (render.py) or know the
 runner's file formats (runner.py).
 """
 

@@ -1,7 +1,7 @@
 """Frozen data passed between the action's stages.
 
 Owns: the typed specs parsed from inputs, the package artifact, the plan and the result.
-Must not: do I/O, validate user input (config.py does) or import any provider SDK.
+Must not: do I/O, validate user input (config/ does) or import any provider SDK.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ ProviderOptions = Union[AwsOptions, AzureOptions, GcpOptions]
 
 @dataclass(frozen=True)
 class DependencySpec:
-    """Python dependencies to install into the package (`dependencies`), checked by config.py.
+    """Python dependencies to install into the package (`dependencies`), checked by config/.
 
     `file` is a requirements file or a pyproject.toml with a uv.lock beside it; `python_version`
     ("3.12") and `platform` (uv's `--python-platform`, e.g. "x86_64-manylinux_2_34") say which

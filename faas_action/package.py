@@ -763,7 +763,7 @@ def describe(path: Path) -> Artifact:
 
 
 def export(artifact: Artifact, destination: Path, workspace: Path) -> str:
-    """Copy the built zip to `destination`, a file path inside the workspace (config.py checked),
+    """Copy the built zip to `destination`, a file path inside the workspace (config/ checked),
     creating the folders it needs; return the path relative to the workspace.
 
     Exactly that file (and those folders) is written: through a temporary name beside it and a

@@ -248,7 +248,7 @@ def _aws_console(name: str, region: str, arn: str, version: str) -> str:
         parts = name.split(":")
         partition, region, name = parts[1], parts[3] or region, parts[6]
     host = {
-        "aws-us-gov": f"https://console.amazonaws-us-gov.com",
+        "aws-us-gov": "https://console.amazonaws-us-gov.com",
         "aws-cn": f"https://{region}.console.amazonaws.cn",
     }.get(partition, f"https://{region}.console.aws.amazon.com")
     page = f"functions/{quote(name)}"

@@ -5,7 +5,7 @@ or flood the run: only a regular file is read (a FIFO, socket, device or directo
 without blocking: the file is opened with O_NONBLOCK and checked with fstat before any read),
 at most `limit` bytes are read, and the text must be UTF-8 (a leading byte-order mark is
 dropped). Each refusal is a `UserFileError` with a one-line reason.
-Must not: resolve or police paths (config.py keeps them inside the workspace) or parse content.
+Must not: resolve or police paths (config/ keeps them inside the workspace) or parse content.
 """
 
 from __future__ import annotations

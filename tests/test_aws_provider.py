@@ -12,7 +12,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from botocore.config import Config
 
 from faas_action import package
 from faas_action.errors import DeadlineError, ProviderError

@@ -1,4 +1,4 @@
-"""Azure input rules (config._azure), table-driven."""
+"""Azure input rules (config/azure.py), table-driven."""
 
 from __future__ import annotations
 

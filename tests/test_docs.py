@@ -47,7 +47,7 @@ def inputs_module() -> str:
     return (
         '"""Every input action.yml declares, with its default (\'\' when none), in declaration order.\n\n'
         "Generated from action.yml by `python tests/test_docs.py`, which a test runs to check it: do not\n"
-        "edit. config.py reads this on every run instead of action.yml, sparing each run a YAML parser's\n"
+        "edit. config/ reads this on every run instead of action.yml, sparing each run a YAML parser's\n"
         'import and parse (~15 ms of a ~0.25 s no-op deploy).\n"""\n\n'
         "DEFAULTS: dict[str, str] = {\n" + "\n".join(lines) + "\n}\n"
     )

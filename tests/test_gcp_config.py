@@ -1,4 +1,4 @@
-"""config._gcp: the GCP inputs as GcpOptions (table-driven)."""
+"""config/gcp.py: the GCP inputs as GcpOptions (table-driven)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from tests.conftest import boto_client
 from tests.harness import ENTRYPOINT, parse_github_output

@@ -12,7 +12,7 @@ Split along its seams:
 - `plan`: reading the function into a Plan (only reads);
 - `apply`: the only code that changes the function;
 - `provider`: the object main.py talks to.
-Must not (any of it): read os.environ, print workflow commands, validate user input (config.py
+Must not (any of it): read os.environ, print workflow commands, validate user input (config/
 did), or sleep except through the injected clock.
 
 botocore is used directly: boto3 adds nothing this package needs but s3transfer, whose import

@@ -36,7 +36,7 @@ class ImageRef:
     @classmethod
     def parse(cls, uri: str) -> "ImageRef":
         match = URI.fullmatch(uri)
-        if match is None:  # config.py checked the pattern: this is a bug
+        if match is None:  # config/ checked the pattern: this is a bug
             raise ValueError(f"not an ECR image URI: {uri}")
         return cls(uri, match["registry"], match["region"], match["repository"], match["tag"], match["digest"])
 

@@ -27,7 +27,7 @@ def rollback_target(wanted: str, current: str, description: str | None, publishe
         return wanted, f"version {wanted} as asked"
     recorded = recorded_previous(description)
     if recorded and recorded in numbers and recorded != current:
-        return recorded, f"the version it served before faas-action last moved it"
+        return recorded, "the version it served before faas-action last moved it"
     below = [v for v in numbers if not current.isdigit() or int(v) < int(current)]
     if below:
         return below[-1], f"the highest published version below {current}"

@@ -1,0 +1,330 @@
+"""Inputs (and the optional YAML config file) → frozen FunctionSpecs.
+
+Owns: every rule about user input. All problems are collected and returned together so that
+main.py reports them at once, before any network call; values to mask are collected too.
+This module owns the run as a whole (which functions, which inputs apply to which provider,
+run-level settings, duplicates); its neighbours own one kind of rule each: `fields` (scalar
+parsers, mappings, secrets), `files` (the config file, code locations, the workspace boundary),
+`aws`, `azure`, `gcp` (each provider's settings), `release` and `dependencies`.
+Must not: touch the network, print, or import a provider SDK.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from .. import inputs
+from ..errors import Problem
+from ..models import AwsOptions, AzureOptions, FunctionSpec, GitHubContext, frozen_map
+from .aws import AWS_ENV_KEY, AWS_FUNCTION, AWS_RESERVED_ENV, aws as _aws
+from .azure import AZURE_SITE, azure as _azure
+from .dependencies import dependencies as _dependencies, dependency_secrets
+from .fields import SECRET_INPUTS, Fields, parse_mapping, secret_values
+from .files import CONFIG_MAX_BYTES, FILE_RUN_KEYS, RUN_KEYS, code_location, no_code, read_config_file
+from .files import package_out as _package_out
+from .gcp import GCP_ENV_KEY, GCP_FUNCTION, GCP_RESERVED_ENV, gcp as _gcp
+from .release import release as _release
+
+PROVIDERS = ("aws", "azure", "gcp")
+
+# The release (issue 9): how the new version gets its traffic, what watches it, rollback, pruning.
+RELEASE_INPUTS = (
+    "traffic", "traffic-percent", "traffic-interval", "smoke-event", "smoke-expect", "alarms",
+    "max-error-rate", "rollback", "keep-versions",
+)
+
+# Inputs that only mean something for one or two providers; given for another, they are an error
+# rather than silently ignored.
+APPLIES_TO: dict[str, tuple[str, ...]] = {
+    **{
+        name: ("aws",)
+        for name in (
+            "handler", "role", "architectures", "layers", "subnet-ids", "security-group-ids",
+            "tracing", "tags", "publish", "alias", "s3-bucket",
+            "image-uri", "image-command", "image-entrypoint", "image-working-directory",
+            "function-url", "function-url-cors", "reserved-concurrency", "provisioned-concurrency",
+            "ephemeral-storage", "dead-letter-arn", "kms-key-arn", "log-format", "log-group",
+            "snap-start", "file-system-configs", "force",
+            *RELEASE_INPUTS,
+        )
+    },
+    **{
+        name: ("azure",)
+        for name in (
+            "resource-group", "subscription-id", "slot", "swap", "deploy-method", "client-id",
+            "tenant-id", "azure-access-token", "remote-build",
+        )
+    },
+    **{
+        name: ("gcp",)
+        for name in (
+            "project", "entry-point", "service-account", "min-instances", "max-instances", "ingress",
+            "vpc-connector", "labels", "secrets", "build-environment", "trigger-http",
+            "event-trigger-type", "event-trigger-resource", "event-trigger-retry",
+            "allow-unauthenticated", "kms-key", "gcp-access-token",
+        )
+    },
+    **{name: ("aws", "gcp") for name in ("region", "memory", "timeout", "description")},
+    "runtime": ("aws", "azure", "gcp"),  # on azure only the Python version of `dependencies`
+}
+
+
+def input_defaults() -> dict[str, str]:
+    """Every declared input and its default ('' when none), as action.yml declares them."""
+    return dict(inputs.DEFAULTS)
+
+
+@dataclass(frozen=True)
+class CodeLocation:
+    """Where a function's code is, for a function whose other inputs are invalid: it is still
+    packaged so that its packaging problems come out with every other problem."""
+
+    label: str
+    provider: str | None
+    source: Path | None
+    package: Path | None
+
+
+@dataclass(frozen=True)
+class Config:
+    """The parsed run: functions to deploy in config order, and the problems that stop it.
+
+    With problems, `specs` holds only the functions whose inputs were valid and `unchecked` the
+    code of the others; nothing may deploy. `labels` name each spec in messages
+    ("functions[2] (api): ") when the run has several functions."""
+
+    dry_run: bool = False
+    specs: tuple[FunctionSpec, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    secrets: tuple[str, ...] = ()
+    max_parallel: int = 4
+    fail_fast: bool = False
+    labels: tuple[str, ...] = ()
+    unchecked: tuple[CodeLocation, ...] = ()
+
+
+def _environment(f: Fields, provider: str) -> dict[str, str] | None:
+    if provider == "aws":
+        env = f.mapping("environment", AWS_ENV_KEY, "a valid Lambda variable name")
+        if env:
+            for key in sorted(set(env) & AWS_RESERVED_ENV):
+                f.problem("environment", f"{key} is reserved by Lambda")
+            if sum(len(k) + len(v) for k, v in env.items()) > 4096:
+                f.problem("environment", "variables exceed Lambda's 4 KB limit")
+        return env
+    if provider == "gcp":
+        env = f.mapping("environment", GCP_ENV_KEY, "a valid variable name")
+        if env:
+            for key in sorted(k for k in env if k in GCP_RESERVED_ENV or k.startswith("X_GOOGLE_")):
+                f.problem("environment", f"{key} is reserved by Cloud Functions")
+        return env
+    return f.mapping("environment", r"[A-Za-z0-9_.:-]+", "a valid app setting name")
+
+
+OPTION_BUILDERS: dict[str, Callable[[Fields, Mapping[str, str]], Any]] = {
+    "aws": _aws,
+    "azure": _azure,
+    "gcp": _gcp,
+}
+NAME_PATTERNS = {
+    "aws": (AWS_FUNCTION, "a Lambda function name or ARN (letters, digits, - and _, 64 at most)"),
+    "azure": (AZURE_SITE, "a Function App name (letters, digits and -, 60 at most)"),
+    "gcp": (GCP_FUNCTION, "a function id (lowercase letters, digits and -, starting with a letter, 63 at most)"),
+}
+
+
+
+# -- the whole run ------------------------------------------------------------------------------
+
+
+def load(
+    step_inputs: Mapping[str, str],
+    environ: Mapping[str, str],
+    workspace: Path,
+    github: GitHubContext = GitHubContext(),
+) -> Config:
+    """Parse the step's inputs (and config file) into specs, collecting every problem."""
+    defaults = input_defaults()
+    problems: list[Problem] = []
+    given = {k: v for k, v in step_inputs.items() if v != "" and v != defaults.get(k, "")}
+    workspace = workspace.resolve()
+
+    file_common: dict[str, Any] = {}
+    file_functions: list[dict[str, Any]] = [{}]
+    if step_inputs.get("config"):
+        file_common, file_functions = read_config_file(step_inputs["config"], workspace, defaults, problems)
+    if len(file_functions) > 1 and "function-name" in given:
+        problems.append(Problem("function-name", "the config file lists several functions: name them there, not in the step"))
+        given.pop("function-name")
+
+    # Run-level settings: the step's input, else the top of the config file, else the default.
+    run_raw = {k: file_common.pop(k) for k in FILE_RUN_KEYS if k in file_common}
+    run_raw.update({k: v for k, v in given.items() if k in FILE_RUN_KEYS or k in RUN_KEYS})
+    run = Fields(run_raw, problems, "")
+    max_parallel = run.integer("max-parallel", 1, 32) or int(defaults.get("max-parallel") or 4)
+    fail_fast = bool(run.boolean("fail-fast"))
+    select = run.items("select")
+    dry_run = Fields(step_inputs, problems, "").boolean("dry-run")  # a run key: never from the file
+    for key in FILE_RUN_KEYS:
+        given.pop(key, None)
+
+    raws = []
+    for item in file_functions:
+        raw: dict[str, Any] = {k: v for k, v in defaults.items() if v != "" and k not in FILE_RUN_KEYS}
+        raw.update(file_common)
+        raw.update(item)
+        raw.update(given)
+        # The step's provider is the run's default: a function's own provider in the file wins.
+        if "provider" in item:
+            raw["provider"] = item["provider"]
+        raws.append((raw, set(item)))
+
+    secrets: list[str] = []
+    for raw, _ in raws:
+        secrets.extend(secret_values(raw))
+    secrets.extend(dependency_secrets([raw for raw, _ in raws], environ, workspace))
+
+    if select is not None:
+        names = [str(raw.get("function-name") or "") for raw, _ in raws]
+        for name in select:
+            if name not in names:
+                known = ", ".join(n for n in names if n) or "none"
+                problems.append(Problem("select", f"{name!r} is not a function of the config (functions: {known})"))
+
+    providers_in_run = {str(raw.get("provider", "")).lower() for raw, _ in raws} & set(PROVIDERS)
+    mixed = len(providers_in_run) > 1
+    specs, labels, unchecked = [], [], []
+    seen: dict[tuple, str] = {}
+    for index, (raw, own_keys) in enumerate(raws):
+        label = f"functions[{index}] ({raw.get('function-name') or '?'}): " if len(raws) > 1 else ""
+        if select is not None and str(raw.get("function-name") or "") not in select:
+            continue
+        raw = _for_provider(raw, own_keys, mixed, providers_in_run, problems)
+        spec, location = _spec(raw, defaults, environ, workspace, github, problems, label)
+        if spec is None:
+            if location is not None:
+                unchecked.append(location)
+            continue
+        target = _target_of(spec)
+        if target in seen:
+            problems.append(Problem("config", f"{label}the same function as {seen[target]}: each function may appear once"))
+            continue
+        seen[target] = label.rstrip(": ") or "the step"
+        specs.append(spec)
+        labels.append(label)
+    if not providers_in_run and not problems and not specs:
+        problems.append(Problem("provider", "required: aws, azure or gcp"))
+    outs = [spec.package_out for spec in specs if spec.package_out is not None]
+    for path in sorted({p for p in outs if outs.count(p) > 1}):
+        problems.append(Problem("package-out", f"several functions would write {path.relative_to(workspace)}: give each its own path"))
+    return Config(
+        dry_run=bool(dry_run),
+        specs=tuple(specs),  # the valid ones: main still packages them to report every problem at once
+        problems=tuple(problems),
+        secrets=tuple(dict.fromkeys(secrets)),
+        max_parallel=max_parallel,
+        fail_fast=fail_fast,
+        labels=tuple(labels),
+        unchecked=tuple(unchecked),
+    )
+
+
+def _for_provider(raw: dict[str, Any], own_keys: set[str], mixed: bool, providers_in_run: set[str], problems: list[Problem]) -> dict[str, Any]:
+    """In a run that mixes providers, an input shared by the run (a step input or a key at the
+    top of the config file) that belongs to another provider is dropped for this function
+    instead of being an error; one that belongs to none of the run's providers stays an error."""
+    if not mixed:
+        return raw
+    provider = str(raw.get("provider", "")).lower()
+    result = dict(raw)
+    for name, applies in APPLIES_TO.items():
+        if name in own_keys or name not in raw or provider in applies:
+            continue
+        if set(applies) & providers_in_run:
+            del result[name]
+    return result
+
+
+def _target_of(spec: FunctionSpec) -> tuple:
+    """What makes two entries the same function, spelled the same however the inputs spelled
+    it: provider, name and region, project or resource group (and slot)."""
+    options = spec.options
+    if isinstance(options, AwsOptions):
+        arn = re.fullmatch(r"arn:[^:]+:lambda:([^:]+):\d+:function:(.+)", spec.name)
+        if arn:  # an ARN names its own region
+            return ("aws", arn[2], arn[1])
+        return ("aws", spec.name, options.region)
+    if isinstance(options, AzureOptions):  # Azure names are case-insensitive
+        return ("azure", spec.name.lower(), options.subscription_id.lower(), options.resource_group.lower(),
+                (options.slot or "").lower())
+    return ("gcp", spec.name, options.project, options.region)
+
+
+def _spec(
+    raw: dict[str, Any],
+    defaults: Mapping[str, str],
+    environ: Mapping[str, str],
+    workspace: Path,
+    github: GitHubContext,
+    problems: list[Problem],
+    label: str,
+) -> tuple[FunctionSpec | None, CodeLocation | None]:
+    """The function's spec, or None and where its code is (to package it anyway) when its
+    inputs have problems."""
+    before = len(problems)
+    f = Fields(raw, problems, label)
+    provider = f.choice("provider", PROVIDERS)
+    if provider is None:
+        if not f.given("provider"):
+            f.problem("provider", "required: aws, azure or gcp (as an input, or for each function in the config file)")
+        source, package = code_location(f, workspace, defaults)
+        return None, CodeLocation(label, None, source, package) if (source or package) else None
+    for name, providers in APPLIES_TO.items():
+        if provider not in providers and f.given(name) and str(raw.get(name)) != defaults.get(name, ""):
+            f.problem(name, f"does not apply to provider {provider} (only {', '.join(providers)})")
+
+    pattern, what = NAME_PATTERNS[provider]
+    name = f.text("function-name", pattern, what)
+    if name is None and not f.given("function-name"):
+        f.problem("function-name", "required")
+
+    if provider == "aws" and f.given("image-uri"):
+        source, package = no_code(f, defaults)  # the image is the code: nothing to package
+    else:
+        source, package = code_location(f, workspace, defaults)
+    package_out = _package_out(f, workspace, package)
+    environment = _environment(f, provider)
+    mode = f.choice("environment-mode", ("merge", "replace")) or "merge"
+    wait = f.integer("wait-timeout", 1, 6 * 3600, " seconds")
+    options = OPTION_BUILDERS[provider](f, environ)
+    python_dependencies = _dependencies(f, provider, source, options, workspace)
+    release = _release(f, workspace, options) if provider == "aws" else None
+    if release is not None and release.rollback is not None:
+        # Rollback mode moves an alias: nothing to package or install.
+        source = package = python_dependencies = package_out = None
+    if len(problems) > before:
+        return None, CodeLocation(label, provider, source, package) if (source or package) else None
+    return FunctionSpec(
+        provider=provider,
+        name=name or "",
+        source=source,
+        package=package,
+        options=options,
+        environment=frozen_map(environment),
+        environment_mode=mode,
+        wait_timeout_s=float(wait or 900),
+        github=github,
+        dependencies=python_dependencies,
+        package_out=package_out,
+        release=release,
+    ), None
+
+
+__all__ = [
+    "APPLIES_TO", "CONFIG_MAX_BYTES", "FILE_RUN_KEYS", "PROVIDERS", "RELEASE_INPUTS", "RUN_KEYS", "SECRET_INPUTS",
+    "CodeLocation", "Config", "Fields", "dependency_secrets", "input_defaults", "load", "parse_mapping",
+    "secret_values",
+]
