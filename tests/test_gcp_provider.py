@@ -1,6 +1,6 @@
-"""The GCP provider in-process: the real FunctionServiceClient (REST) against the fake Cloud
-Functions API, specs parsed by config.load, packages built by package.build, and a fake clock
-so that every wait is exact and instant."""
+"""The GCP provider in-process: its REST calls (JSON over google-auth's AuthorizedSession) against
+the fake Cloud Functions API, specs parsed by config.load, packages built by package.build, and a
+fake clock so that every wait is exact and instant."""
 
 from __future__ import annotations
 
@@ -210,7 +210,7 @@ def test_failed_function_with_the_same_code_is_deployed_again(gcp_env: Harness):
     assert gcp_env.fake.functions[NAME]["state"] == "ACTIVE" and result.changed
 
 
-def test_create_sends_every_given_field_with_integer_enums(gcp_env: Harness):
+def test_create_sends_every_given_field_with_enum_names(gcp_env: Harness):
     plan, result = gcp_env.deploy(
         runtime="python312", entry_point="handler", memory="1Gi", timeout="300", min_instances="1",
         max_instances="5", ingress="ALLOW_INTERNAL_AND_GCLB", labels="team=web", environment="A=1",
@@ -218,12 +218,12 @@ def test_create_sends_every_given_field_with_integer_enums(gcp_env: Harness):
     )
     assert plan.action == "create"
     upload_request = gcp_env.fake.calls("POST", ":generateUploadUrl")[0]
-    assert upload_request.body == {"environment": 2, "kmsKeyName": f"projects/{PROJECT}/locations/{REGION}/keyRings/r/cryptoKeys/k"}
+    assert upload_request.body == {"environment": "GEN_2", "kmsKeyName": f"projects/{PROJECT}/locations/{REGION}/keyRings/r/cryptoKeys/k"}
     create = gcp_env.fake.calls("POST", "/functions")[-1]
     assert create.query["functionId"] == ["fn"]
     body = create.body
-    assert body["environment"] == 2
-    assert body["serviceConfig"]["ingressSettings"] == 3
+    assert body["environment"] == "GEN_2"
+    assert body["serviceConfig"]["ingressSettings"] == "ALLOW_INTERNAL_AND_GCLB"
     assert body["buildConfig"]["runtime"] == "python312"
     assert body["serviceConfig"]["availableMemory"] == "1Gi"
     assert body["serviceConfig"]["timeoutSeconds"] == 300
@@ -248,7 +248,7 @@ def test_event_trigger_on_create(gcp_env: Harness, resource, expected):
     kind = PUBSUB if "topics" in resource else "google.cloud.storage.object.v1.finalized"
     gcp_env.deploy(runtime="python312", event_trigger_type=kind, event_trigger_resource=resource, event_trigger_retry="true")
     trigger = gcp_env.fake.calls("POST", "/functions")[-1].body["eventTrigger"]
-    assert trigger == {"eventType": kind, "retryPolicy": 2, **expected}
+    assert trigger == {"eventType": kind, "retryPolicy": "RETRY_POLICY_RETRY", **expected}
 
 
 def test_event_retry_is_updated_in_place(gcp_env: Harness):
@@ -258,7 +258,7 @@ def test_event_retry_is_updated_in_place(gcp_env: Harness):
     plan, _ = gcp_env.deploy(event_trigger_type=PUBSUB, event_trigger_resource=topic, event_trigger_retry="false")
     assert plan.state.update_mask == ("event_trigger.retry_policy", "labels")
     trigger = gcp_env.fake.functions[NAME]["eventTrigger"]
-    assert trigger["retryPolicy"] == 1 and trigger["trigger"] == "projects/p/locations/l/triggers/t"
+    assert trigger["retryPolicy"] == "RETRY_POLICY_DO_NOT_RETRY" and trigger["trigger"] == "projects/p/locations/l/triggers/t"
 
 
 @pytest.mark.parametrize("seed_trigger, inputs, message", [

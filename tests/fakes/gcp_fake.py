@@ -1,21 +1,29 @@
 """A fake of the Cloud Functions v2 REST API on 127.0.0.1, written from the public contract.
 
-Owns: the HTTP surface faas-action's GCP provider reaches through the real FunctionServiceClient
-(REST transport) and google-auth: functions get / create / patch with `updateMask`,
-`functions:generateUploadUrl`, long-running operations (`projects/*/locations/*/operations/*`,
-done / error / response, stages in OperationMetadata), the Cloud Run v2 `getIamPolicy` /
-`setIamPolicy` of a function's service, and, for workload identity federation, a GitHub-style
-OIDC endpoint and an STS token endpoint. Every request is recorded (method, path, query, body,
-headers) so tests assert on what reached the cloud, e.g. the exact update mask.
-Must not: import faas_action, or be lenient where the real API is strict: request enums must be
-integers (`$alt=json;enum-encoding=int`), mask paths must name known fields (map keys refused),
-the uploaded source must exist in the storage emulator before create/patch accepts it.
+Owns: the HTTP surface faas-action's GCP provider reaches with plain JSON over google-auth's
+AuthorizedSession: functions get / create / patch with `updateMask`, `functions:generateUploadUrl`,
+long-running operations (`projects/*/locations/*/operations/*`, done / error / response, stages in
+OperationMetadata), the Cloud Run v2 `getIamPolicy` / `setIamPolicy` of a function's service, and,
+for workload identity federation, a GitHub-style OIDC endpoint and an STS token endpoint. Every
+request is recorded (method, path, query, body, headers) so tests assert on what reached the
+cloud, e.g. the exact update mask.
+Must not: import faas_action, or be lenient where the real API is strict. Request bodies are
+checked against the REST API's JSON schema of each message (an unknown field name is refused, as
+the API refuses it: "Invalid JSON payload received. Unknown name"); enums may be sent as their
+names or as integers, as the API accepts both (`$alt` is optional; when given it must be `json`
+or `json;enum-encoding=int`), and are stored as names, as the API answers by default; integer
+fields take numbers or numeric strings. Mask paths must name known fields in the JSON (camelCase)
+spelling (map keys refused), operation names have the `projects/*/locations/*/operations/*`
+shape, 404s have the Google error shape, and the uploaded source must exist in the storage
+emulator before create/patch accepts it.
 
 Scripting (set attributes before the run): `operation_polls` (GETs answered "not done" before an
 operation finishes), `operation_never_done`, `build_failure` (the build's error message),
 `state_after_deploy`, `deploying_reads[name]` (GETs that still report DEPLOYING),
 `upload_failures` (503s the signed URL answers before accepting), `unavailable` (API requests
-answered 503 before serving again), `require_token`.
+answered 503 before serving again), `require_token`; `drop(method, fragment)` closes the
+connection of matching requests without a reply; `fail(method, fragment, code, status, message)`
+answers matching requests with that Google error (and `Retry-After`, when given).
 The fixtures at the bottom start the storage emulator once per process and a fake per test.
 """
 
@@ -55,15 +63,52 @@ MASKABLE = {
     "eventTrigger", "eventTrigger.pubsubTopic", "eventTrigger.eventFilters", "eventTrigger.retryPolicy",
     "eventTrigger.serviceAccountEmail",
 }
-# Enum fields that a request must send as integers.
-REQUEST_ENUMS = (
-    ("environment",),
-    ("state",),
-    ("serviceConfig", "ingressSettings"),
-    ("serviceConfig", "vpcConnectorEgressSettings"),
-    ("serviceConfig", "securityLevel"),
-    ("eventTrigger", "retryPolicy"),
-)
+# The JSON schema of the messages a request may carry (google.cloud.functions.v2, JSON names).
+# A dict is a message, a one-element list a repeated field, a tuple an enum's names (the index is
+# its integer value).
+STRING, INT32, INT64, BOOL, MAP = "string", "int32", "int64", "bool", "map<string, string>"
+ENVIRONMENT = ("ENVIRONMENT_UNSPECIFIED", "GEN_1", "GEN_2")
+STORAGE_SOURCE = {"bucket": STRING, "object": STRING, "generation": INT64, "sourceUploadUrl": STRING}
+REPO_SOURCE = {"branchName": STRING, "tagName": STRING, "commitSha": STRING, "projectId": STRING, "repoName": STRING,
+               "dir": STRING, "invertRegex": BOOL}
+SOURCE = {"storageSource": STORAGE_SOURCE, "repoSource": REPO_SOURCE, "gitUri": STRING}
+BUILD_CONFIG = {
+    "automaticUpdatePolicy": {}, "onDeployUpdatePolicy": {"runtimeVersion": STRING}, "build": STRING,
+    "runtime": STRING, "entryPoint": STRING, "source": SOURCE,
+    "sourceProvenance": {"resolvedStorageSource": STORAGE_SOURCE, "resolvedRepoSource": REPO_SOURCE, "gitUri": STRING},
+    "workerPool": STRING, "environmentVariables": MAP,
+    "dockerRegistry": ("DOCKER_REGISTRY_UNSPECIFIED", "CONTAINER_REGISTRY", "ARTIFACT_REGISTRY"),
+    "dockerRepository": STRING, "serviceAccount": STRING,
+}
+SERVICE_CONFIG = {
+    "service": STRING, "timeoutSeconds": INT32, "availableMemory": STRING, "availableCpu": STRING,
+    "environmentVariables": MAP, "maxInstanceCount": INT32, "minInstanceCount": INT32, "vpcConnector": STRING,
+    "vpcConnectorEgressSettings": ("VPC_CONNECTOR_EGRESS_SETTINGS_UNSPECIFIED", "PRIVATE_RANGES_ONLY", "ALL_TRAFFIC"),
+    "ingressSettings": ("INGRESS_SETTINGS_UNSPECIFIED", "ALLOW_ALL", "ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"),
+    "uri": STRING, "serviceAccountEmail": STRING, "allTrafficOnLatestRevision": BOOL,
+    "secretEnvironmentVariables": [{"key": STRING, "projectId": STRING, "secret": STRING, "version": STRING}],
+    "secretVolumes": [{"mountPath": STRING, "projectId": STRING, "secret": STRING,
+                       "versions": [{"version": STRING, "path": STRING}]}],
+    "revision": STRING, "maxInstanceRequestConcurrency": INT32,
+    "securityLevel": ("SECURITY_LEVEL_UNSPECIFIED", "SECURE_ALWAYS", "SECURE_OPTIONAL"),
+    "binaryAuthorizationPolicy": STRING,
+}
+EVENT_TRIGGER = {
+    "trigger": STRING, "triggerRegion": STRING, "eventType": STRING,
+    "eventFilters": [{"attribute": STRING, "value": STRING, "operator": STRING}],
+    "pubsubTopic": STRING, "serviceAccountEmail": STRING,
+    "retryPolicy": ("RETRY_POLICY_UNSPECIFIED", "RETRY_POLICY_DO_NOT_RETRY", "RETRY_POLICY_RETRY"),
+    "channel": STRING, "service": STRING,
+}
+FUNCTION_SCHEMA = {
+    "name": STRING, "description": STRING, "buildConfig": BUILD_CONFIG, "serviceConfig": SERVICE_CONFIG,
+    "eventTrigger": EVENT_TRIGGER,
+    "state": ("STATE_UNSPECIFIED", "ACTIVE", "FAILED", "DEPLOYING", "DELETING", "UNKNOWN"),
+    "updateTime": STRING, "labels": MAP,
+    "stateMessages": [{"severity": ("SEVERITY_UNSPECIFIED", "ERROR", "WARNING", "INFO"), "type": STRING, "message": STRING}],
+    "environment": ENVIRONMENT, "url": STRING, "kmsKeyName": STRING, "satisfiesPzs": BOOL, "createTime": STRING,
+}
+UPLOAD_URL_SCHEMA = {"kmsKeyName": STRING, "environment": ENVIRONMENT}
 FUNCTION_PATH = re.compile(r"/v2/(projects/([^/]+)/locations/([^/]+)/functions/([^/:]+))")
 FUNCTIONS_PATH = re.compile(r"/v2/(projects/([^/]+)/locations/([^/]+))/functions")
 UPLOAD_URL_PATH = re.compile(r"/v2/(projects/([^/]+)/locations/([^/]+))/functions:generateUploadUrl")
@@ -75,9 +120,10 @@ FUNCTION_ID = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
 class ApiError(Exception):
     """An error answered in the Google JSON error shape."""
 
-    def __init__(self, code: int, status: str, message: str) -> None:
+    def __init__(self, code: int, status: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.code, self.status, self.message = code, status, message
+        self.headers = headers or {}
 
 
 @dataclass
@@ -134,6 +180,7 @@ class FakeGcp:
         self.upload_failures = 0
         self.unavailable = 0
         self.drops: list[list[Any]] = []  # [method, path fragment, remaining]: closed without a reply
+        self.failures: list[list[Any]] = []  # [method, path fragment, remaining, ApiError]: answered with the error
         self.require_token: str | None = None
         self.oidc_request_token = "runner-request-token"
         self._lock = threading.RLock()
@@ -158,6 +205,22 @@ class FakeGcp:
         before acting on them."""
         with self._lock:
             self.drops.append([method, fragment, times])
+
+    def fail(self, method: str, fragment: str, code: int, status: str, message: str, times: int = 1,
+             retry_after: str | None = None) -> None:
+        """Answer the next `times` API requests whose path contains `fragment` with this Google
+        error (before acting on them)."""
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+        with self._lock:
+            self.failures.append([method, fragment, times, ApiError(code, status, message, headers)])
+
+    def _take_failure(self, method: str, path: str) -> ApiError | None:
+        with self._lock:
+            for failure in self.failures:
+                if failure[2] > 0 and failure[0] == method and failure[1] in path:
+                    failure[2] -= 1
+                    return failure[3]
+        return None
 
     def _take_drop(self, method: str, path: str) -> bool:
         with self._lock:
@@ -261,7 +324,7 @@ class FakeGcp:
                 try:
                     status, payload, headers = fake._route(record, raw)
                 except ApiError as exc:
-                    status, headers = exc.code, {}
+                    status, headers = exc.code, dict(exc.headers)
                     payload = {"error": {"code": exc.code, "message": exc.message, "status": exc.status}}
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
@@ -289,6 +352,8 @@ class FakeGcp:
             if self.unavailable > 0:
                 self.unavailable -= 1
                 raise ApiError(503, "UNAVAILABLE", "The service is currently unavailable.")
+            if (failure := self._take_failure(req.method, path)) is not None:
+                raise failure
             if (m := IAM_PATH.fullmatch(path)):
                 return self._iam(req, m.group(1), m.group(2))
             if (m := OPERATION_PATH.fullmatch(path)) and req.method == "GET":
@@ -323,14 +388,14 @@ class FakeGcp:
         return deepcopy(function)
 
     def _create(self, req: Recorded, parent: str) -> dict[str, Any]:
-        self._check_request(req)
+        body = self._check_request(req, FUNCTION_SCHEMA, "function")
         function_id = req.query.get("functionId", [""])[0]
         if not FUNCTION_ID.fullmatch(function_id):
             raise ApiError(400, "INVALID_ARGUMENT", f"Invalid function id {function_id!r}")
         name = f"{parent}/functions/{function_id}"
         if name in self.functions:
             raise ApiError(409, "ALREADY_EXISTS", f"Function {function_id} already exists")
-        function = deepcopy(req.body)
+        function = body
         if not function.get("buildConfig", {}).get("runtime"):
             raise ApiError(400, "INVALID_ARGUMENT", "Runtime must be specified")
         self._check_source(function)
@@ -340,7 +405,7 @@ class FakeGcp:
         return self._start_operation(name, "create")
 
     def _patch(self, req: Recorded, name: str) -> dict[str, Any]:
-        self._check_request(req)
+        body = self._check_request(req, FUNCTION_SCHEMA, "function")
         current = self.functions.get(name)
         if current is None:
             raise ApiError(404, "NOT_FOUND", f"Resource '{name}' was not found")
@@ -352,7 +417,7 @@ class FakeGcp:
         for path in req.update_mask:
             if path not in MASKABLE:
                 raise ApiError(400, "INVALID_ARGUMENT", f"Invalid field mask path: {path}")
-            _copy_path(req.body, updated, path.split("."))
+            _copy_path(body, updated, path.split("."))
         if "buildConfig.source" in req.update_mask:
             self._check_source(updated)
         updated.update(state="DEPLOYING", updateTime=self._timestamp())
@@ -360,9 +425,9 @@ class FakeGcp:
         return self._start_operation(name, "update")
 
     def _upload_url(self, req: Recorded, parent: str) -> dict[str, Any]:
-        self._check_request(req)
-        if req.body.get("environment") != 2:
-            raise ApiError(400, "INVALID_ARGUMENT", "environment must be GEN_2 (integer 2)")
+        body = self._check_request(req, UPLOAD_URL_SCHEMA, "")
+        if body.get("environment") != "GEN_2":
+            raise ApiError(400, "INVALID_ARGUMENT", "environment must be GEN_2 for a 2nd gen function's upload URL")
         obj = f"{uuid.uuid4().hex}.zip"
         self.uploads.append(obj)
         signed = "GoogleAccessId=fake%40example.iam.gserviceaccount.com&Expires=9999999999&Signature=c2ln"
@@ -382,15 +447,15 @@ class FakeGcp:
         reply = requests.put(target, data=raw, headers={"Content-Type": req.headers.get("content-type", "")}, timeout=10)
         return reply.status_code, reply.content, {"Content-Type": "text/plain"}
 
-    def _check_request(self, req: Recorded) -> None:
-        if "json;enum-encoding=int" not in req.query.get("$alt", [""])[0]:
-            raise ApiError(400, "INVALID_ARGUMENT", "expected $alt=json;enum-encoding=int")
-        for path in REQUEST_ENUMS:
-            value: Any = req.body
-            for key in path:
-                value = value.get(key) if isinstance(value, dict) else None
-            if value is not None and not isinstance(value, int):
-                raise ApiError(400, "INVALID_ARGUMENT", f"{'.'.join(path)} must be an integer enum, got {value!r}")
+    def _check_request(self, req: Recorded, schema: dict[str, Any], message: str) -> dict[str, Any]:
+        """The request body checked against `schema` and normalised (enums as names), as the API
+        reads it; 400 INVALID_ARGUMENT with the API's wording otherwise."""
+        alt = req.query.get("$alt", ["json"])[0]
+        if alt not in ("json", "json;enum-encoding=int"):
+            raise ApiError(400, "INVALID_ARGUMENT", f"Invalid value for $alt: {alt!r}")
+        if not isinstance(req.body, dict):
+            raise ApiError(400, "INVALID_ARGUMENT", "Invalid JSON payload received. Expected an object.")
+        return _checked(req.body, schema, message)
 
     def _check_source(self, function: dict[str, Any]) -> None:
         source = function.get("buildConfig", {}).get("source", {}).get("storageSource", {})
@@ -546,6 +611,44 @@ class FakeGcp:
 def _parts(name: str) -> tuple[str, str, str]:
     parts = name.split("/")
     return parts[1], parts[3], parts[5]
+
+
+def _checked(value: Any, schema: Any, where: str) -> Any:
+    """`value` read as the message, field or enum `schema` describes (see FUNCTION_SCHEMA)."""
+    at = f" at '{where}'" if where else ""
+    if isinstance(schema, dict):
+        if not isinstance(value, dict):
+            raise ApiError(400, "INVALID_ARGUMENT", f"Invalid JSON payload received{at}: expected an object")
+        result = {}
+        for key, item in value.items():
+            if key not in schema:
+                raise ApiError(400, "INVALID_ARGUMENT", f'Invalid JSON payload received. Unknown name "{key}"{at}: Cannot find field.')
+            if item is not None:
+                result[key] = _checked(item, schema[key], f"{where}.{snake(key)}" if where else snake(key))
+        return result
+    if isinstance(schema, list):
+        if not isinstance(value, list):
+            raise ApiError(400, "INVALID_ARGUMENT", f"Invalid value{at}: expected a list")
+        return [_checked(item, schema[0], where) for item in value]
+    if isinstance(schema, tuple):  # an enum: its name, or its number
+        if isinstance(value, str) and value in schema:
+            return value
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(schema):
+            return schema[value]
+        raise ApiError(400, "INVALID_ARGUMENT", f"Invalid value{at}, {json.dumps(value)}")
+    if schema == MAP:
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ApiError(400, "INVALID_ARGUMENT", f"Invalid value{at}: expected a map of strings")
+        return dict(value)
+    if schema in (INT32, INT64):
+        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.lstrip("-").isdigit())):
+            raise ApiError(400, "INVALID_ARGUMENT", f"Invalid value{at} ({schema}), {json.dumps(value)}")
+        return int(value) if schema == INT32 else str(value)
+    if schema == BOOL and not isinstance(value, bool):
+        raise ApiError(400, "INVALID_ARGUMENT", f"Invalid value{at} (bool), {json.dumps(value)}")
+    if schema == STRING and not isinstance(value, str):
+        raise ApiError(400, "INVALID_ARGUMENT", f"Invalid value{at} (TYPE_STRING), {json.dumps(value)}")
+    return value
 
 
 def _copy_path(source: Any, target: dict[str, Any], keys: list[str]) -> None:
