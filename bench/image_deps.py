@@ -4,12 +4,15 @@ from uv.lock (no dev group) with a cold and a warm cache, and how large they are
 and without the bytecode the Dockerfile compiles.
 
     .venv/bin/python bench/image_deps.py --rounds 3
+    .venv/bin/python bench/image_deps.py --compare OLD_UV_LOCK   # what left or joined the runtime set
 
 Owns: the download size per architecture read from uv.lock (the wheel uv picks for CPython 3.11
 on manylinux x86_64 / aarch64, with the sizes the lock records), a check of that figure against a
 real download (pip, this machine's platform), and the install rounds: `uv sync --frozen --no-dev
 --no-install-project` into a fresh venv under bench/out/image, as the Dockerfile's build stage runs
-it, then `python -m compileall --invalidation-mode unchecked-hash` as the Dockerfile does.
+it, then `python -m compileall --invalidation-mode unchecked-hash` as the Dockerfile does; and,
+with `--compare`, the runtime packages that differ between another uv.lock and this one, with
+their wheel sizes (no download, no install).
 Must not: touch the project's .venv or read this machine's pip/uv configuration (both tools use
 PyPI directly), or write docs/benchmarks.md (the figures are pasted by hand into its notes).
 """
@@ -35,38 +38,60 @@ MANYLINUX = {
 }
 
 
-def runtime_packages() -> list[dict]:
+def runtime_packages(lock_file: Path = ROOT / "uv.lock") -> list[dict]:
     """The lock's packages that the project needs at run time (no dev group), as uv installs them."""
-    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    lock = tomllib.loads(lock_file.read_text())
     packages = {p["name"]: p for p in lock["package"]}
     project = next(p for p in lock["package"] if p.get("source", {}).get("virtual") == ".")
-    wanted, stack = set(), [d["name"] for d in project.get("dependencies", [])]
+    wanted: set[str] = set()
+    stack = list(project.get("dependencies", []))
     while stack:
-        name = stack.pop()
+        dependency = stack.pop()
+        name = dependency["name"]
+        package = packages[name]
+        # A dependency with extras (google-api-core[grpc]) brings the extras' packages too.
+        for extra in dependency.get("extra", []):
+            stack += package.get("optional-dependencies", {}).get(extra, [])
         if name not in wanted:
             wanted.add(name)
-            stack += [d["name"] for d in packages[name].get("dependencies", [])]
+            stack += package.get("dependencies", [])
     return [packages[name] for name in sorted(wanted)]
 
 
-def download_bytes(arch: str) -> tuple[int, int, list[str]]:
-    """(bytes, wheels, packages without a wheel) for CPython 3.11 on glibc Linux `arch`."""
+def wheel_sizes(arch: str, lock_file: Path = ROOT / "uv.lock") -> dict[str, tuple[str, int | None]]:
+    """{package: (version, bytes of the wheel uv picks, None without one)} for CPython 3.11 on
+    glibc Linux `arch`, from the sizes the lock records."""
     tags: list[Tag] = list(cpython_tags((3, 11), platforms=MANYLINUX[arch])) + list(compatible_tags((3, 11), "cp311", MANYLINUX[arch]))
     rank = {tag: index for index, tag in enumerate(tags)}
-    total, count, missing = 0, 0, []
-    for package in runtime_packages():
+    sizes: dict[str, tuple[str, int | None]] = {}
+    for package in runtime_packages(lock_file):
         best = None
         for wheel in package.get("wheels", []):
             filename = wheel["url"].rsplit("/", 1)[-1]
             score = min((rank[t] for t in parse_wheel_filename(filename)[3] if t in rank), default=None)
             if score is not None and (best is None or score < best[0]):
                 best = (score, wheel["size"])
-        if best is None:
-            missing.append(package["name"])
-        else:
-            total += best[1]
-            count += 1
-    return total, count, missing
+        sizes[package["name"]] = (package.get("version", "?"), best[1] if best else None)
+    return sizes
+
+
+def download_bytes(arch: str) -> tuple[int, int, list[str]]:
+    """(bytes, wheels, packages without a wheel) for CPython 3.11 on glibc Linux `arch`."""
+    sizes = wheel_sizes(arch)
+    missing = [name for name, (_, size) in sizes.items() if size is None]
+    return sum(size or 0 for _, size in sizes.values()), len(sizes) - len(missing), missing
+
+
+def compare(old_lock: Path) -> str:
+    """The runtime packages only one of the two locks has, with their linux/amd64 wheel sizes."""
+    old, new = wheel_sizes("x86_64", old_lock), wheel_sizes("x86_64")
+    rows = []
+    for name in sorted(set(old) ^ set(new), key=lambda n: -((old.get(n) or new.get(n))[1] or 0)):
+        version, size = old.get(name) or new[name]
+        rows.append([name, version, "left" if name in old else "joined", fmt((size or 0) / 1e6, 2)])
+    total_old, total_new = sum(s or 0 for _, s in old.values()), sum(s or 0 for _, s in new.values())
+    rows.append(["**runtime wheels in all**", "", f"{len(old)} → {len(new)}", f"{total_old / 1e6:.1f} → {total_new / 1e6:.1f}"])
+    return table(["runtime package (linux/amd64 wheel)", "version", "", "MB"], rows)
 
 
 def pip_download_bytes(scratch: Path) -> int:
@@ -145,7 +170,11 @@ def measure(rounds: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--compare", type=Path, help="another uv.lock: list the runtime packages that differ, then stop")
     args = parser.parse_args(argv)
+    if args.compare:
+        print(compare(args.compare))
+        return 0
     print(measure(max(1, args.rounds)))
     return 0
 

@@ -22,7 +22,7 @@ from common import OUT, ROOT, Series, fmt, run, table, timed
 PROVIDERS = {
     "aws (botocore)": "faas_action.providers.aws",
     "azure (azure-mgmt-web, azure-core)": "faas_action.providers.azure",
-    "gcp (google-cloud-functions)": "faas_action.providers.gcp",
+    "gcp (google-auth, REST)": "faas_action.providers.gcp",
 }
 IMPORT_SCRIPT = """
 import json, sys, time
