@@ -49,7 +49,7 @@ class Applier:
             started = self._write(state, function, spec)
             operation.wait(self.calls, started, self._deadline(spec, f"deploying function {spec.name}"), self.log)
         function = self._verify(state.name, spec)
-        service = str(settings.field(function, "serviceConfig.service"))
+        service = str(settings.value_at(function, "serviceConfig.service"))
         if state.invoker is not None:
             if not service:
                 raise ProviderError(f"function {spec.name} has no Cloud Run service to set the invoker on")
@@ -57,8 +57,8 @@ class Applier:
         return DeployResult(
             function_id=str(function.get("name") or state.name),
             changed=True,
-            version=str(settings.field(function, "serviceConfig.revision")),
-            url=str(function.get("url") or settings.field(function, "serviceConfig.uri")),
+            version=str(settings.value_at(function, "serviceConfig.revision")),
+            url=str(function.get("url") or settings.value_at(function, "serviceConfig.uri")),
         )
 
     def _deadline(self, spec: FunctionSpec, what: str) -> Deadline:
@@ -98,7 +98,7 @@ class Applier:
             raise ProviderError(
                 f"function {name} is {state} after the deployment, not ACTIVE" + (f": {messages}" if messages else "")
             )
-        self.log.info(f"{name} is ACTIVE, revision {settings.field(function, 'serviceConfig.revision')}")
+        self.log.info(f"{name} is ACTIVE, revision {settings.value_at(function, 'serviceConfig.revision')}")
         return function
 
 

@@ -11,6 +11,7 @@ Must not: change anything (only reads, through GcpCalls).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Mapping
 
 from ...errors import ProviderError
@@ -110,7 +111,7 @@ def _plan_create(
     state = GcpState(
         name=name,
         create=True,
-        function=settings.body(values),
+        function=MappingProxyType(settings.body(values)),
         update_mask=(),
         upload=True,
         update_time="",
@@ -159,7 +160,7 @@ def _plan_update(
         # whole map, hence the merge with the labels read above.
         mask.append("labels")
 
-    service = str(settings.field(current, "serviceConfig.service"))
+    service = str(settings.value_at(current, "serviceConfig.service"))
     invoker = None
     if options.allow_unauthenticated is not None:
         deadline = Deadline(calls.clock, spec.wait_timeout_s, f"reading the IAM policy of {service}")
@@ -180,13 +181,13 @@ def _plan_update(
     state = GcpState(
         name=name,
         create=False,
-        function=settings.body(values),
+        function=MappingProxyType(settings.body(values)),
         update_mask=tuple(mask),
         upload=upload,
         update_time=str(current.get("updateTime") or ""),
         invoker=invoker,
-        url=str(current.get("url") or settings.field(current, "serviceConfig.uri")),
-        revision=str(settings.field(current, "serviceConfig.revision")),
+        url=str(current.get("url") or settings.value_at(current, "serviceConfig.uri")),
+        revision=str(settings.value_at(current, "serviceConfig.revision")),
     )
     return Plan(
         "gcp",
@@ -201,12 +202,12 @@ def _plan_update(
 
 
 def _labels(function: Mapping[str, Any] | None) -> dict[str, str]:
-    return dict(settings.field(function, "labels", {}))
+    return dict(settings.value_at(function, "labels", {}))
 
 
 def _refuse_trigger_switch(name: str, current: Mapping[str, Any], options: GcpOptions) -> None:
     """Cloud Functions cannot switch a function between HTTP and event triggers, or event types."""
-    current_type = settings.field(current, "eventTrigger.eventType")
+    current_type = settings.value_at(current, "eventTrigger.eventType")
     hint = "deploy under another function-name, or delete the function first"
     if options.event_trigger_type and not current_type:
         raise ProviderError(f"function {name} is HTTP-triggered; it cannot become event-triggered in place", hint=hint)

@@ -86,7 +86,7 @@ SIMPLE: dict[str, Callable[[GcpOptions], Any]] = {
 }
 
 
-def field(resource: Mapping[str, Any] | None, json_path: str, empty: Any = "") -> Any:
+def value_at(resource: Mapping[str, Any] | None, json_path: str, empty: Any = "") -> Any:
     """The value at a dotted JSON path of an API resource, `empty` where any part is absent."""
     node: Any = resource
     for key in json_path.split("."):
@@ -100,7 +100,7 @@ def current(function: Mapping[str, Any]) -> dict[str, Any]:
     """The function's value for every setting the spec may set, as plain comparable values."""
     values = {}
     for name, setting in SETTINGS.items():
-        value = field(function, setting.json, setting.empty)
+        value = value_at(function, setting.json, setting.empty)
         if isinstance(setting.empty, int) and isinstance(value, str) and value.lstrip("-").isdigit():
             value = int(value)  # proto3 JSON allows numbers as strings
         values[name] = dict(value) if isinstance(setting.empty, dict) else value
