@@ -14,6 +14,7 @@ import zipfile
 from ...errors import Problem
 from ...models import Artifact, AzureOptions, FunctionSpec
 from .calls import is_loopback
+from .run_from_package import is_package_url
 
 
 def check(spec: FunctionSpec, artifact: Artifact) -> list[Problem]:
@@ -49,7 +50,7 @@ def check(spec: FunctionSpec, artifact: Artifact) -> list[Problem]:
         )
     package_setting = (spec.environment or {}).get("WEBSITE_RUN_FROM_PACKAGE")
     if package_setting is not None:
-        if package_setting.strip().lower().startswith(("http://", "https://")):
+        if is_package_url(package_setting):
             problems.append(
                 Problem(
                     "environment", "WEBSITE_RUN_FROM_PACKAGE must not be a URL: the action deploys the package itself"

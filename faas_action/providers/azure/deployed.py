@@ -33,6 +33,10 @@ class Deployed:
     version: str = ""
     remote_build: bool = False  # deployed with `remote-build: true` (the Kudu message says so)
 
+    def runs(self, artifact: Artifact, remote_build: bool) -> bool:
+        """Is this the package, built the same way (remotely or not)?"""
+        return self.sha256_hex == artifact.sha256_hex and self.remote_build == remote_build
+
 
 def read_deployed(arm: ArmCalls, site: Site, method: str, settings: Mapping[str, str]) -> Deployed:
     """What code the site runs: the package URL's blob, else the active Kudu deployment."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from ...errors import ProviderError
-from .run_from_package import storage_connection
+from .run_from_package import is_package_url, storage_connection
 from .site import HOSTING_LABELS, Site
 
 
@@ -56,7 +56,7 @@ def refuse_unworkable(site: Site, method: str, settings: Mapping[str, str]) -> N
             f"{site.label} runs on Flex Consumption but has a WEBSITE_RUN_FROM_PACKAGE app setting, which Flex does not support",
             hint="delete the WEBSITE_RUN_FROM_PACKAGE app setting",
         )
-    if method == "zipdeploy" and package_setting.strip().lower().startswith(("http://", "https://")):
+    if method == "zipdeploy" and is_package_url(package_setting):
         raise ProviderError(
             f"{site.label} runs from a package URL (WEBSITE_RUN_FROM_PACKAGE): a zip deploy would be refused",
             hint="use deploy-method run-from-package, or delete the WEBSITE_RUN_FROM_PACKAGE app setting",

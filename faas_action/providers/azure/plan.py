@@ -59,7 +59,7 @@ def plan(arm: ArmCalls, options: AzureOptions, spec: FunctionSpec, artifact: Art
     refuse_unworkable(target, method, new_settings)
     _warn_about_builds(log, spec, target, method, new_settings)
     current = read_deployed(arm, target, method, settings)
-    deploy_code = current.sha256_hex != artifact.sha256_hex or current.remote_build != options.remote_build
+    deploy_code = not current.runs(artifact, options.remote_build)
     settings_changed = dict(new_settings) != dict(settings)
 
     production, live, up_to_date = None, current, not deploy_code and not settings_changed

@@ -46,6 +46,11 @@ def package_change(settings: Mapping[str, str], blob: str) -> Change:
     return Change("app setting WEBSITE_RUN_FROM_PACKAGE", old, f"{RELEASES_CONTAINER}/{blob}")
 
 
+def is_package_url(value: str) -> bool:
+    """Does this WEBSITE_RUN_FROM_PACKAGE value name a URL (rather than 1, the zip deploy's)?"""
+    return value.strip().lower().startswith(("http://", "https://"))
+
+
 def strip_query(url: str | None) -> str:
     return (url or "").split("?", 1)[0]
 

@@ -35,10 +35,7 @@ def read_production(arm: ArmCalls, spec: FunctionSpec, method: str, artifact: Ar
     settings = arm.app_settings(site)
     live = read_deployed(arm, site, method, settings)
     wanted = desired_settings(settings, spec.environment, spec.environment_mode)
-    up_to_date = (
-        live.sha256_hex == artifact.sha256_hex and live.remote_build == remote_build and dict(wanted) == dict(settings)
-    )
-    return Production(site, live, up_to_date)
+    return Production(site, live, live.runs(artifact, remote_build) and dict(wanted) == dict(settings))
 
 
 def swap(arm: ArmCalls, slot_site: Site, wait_s: float) -> None:
