@@ -24,8 +24,9 @@ except on ARM's first 202, which azure-mgmt-web parses as whole seconds), `swap_
 Kudu deploys into: the SCM endpoint serves the app and its slots alike), and per site
 `functions`, `index_after` (function listings that stay empty after a deploy), `settings`,
 `code_sha256` (what it runs before the test) and `sku` / `kind`. Faults: `arm_failures` (the
-statuses answered, in order, to the next ARM requests, e.g. [503, 500]) and `drop(...)` (close
-the connection of the next matching requests without a reply, before acting on them).
+statuses answered, in order, to the next ARM requests, e.g. [503, 500]), `fail(...)` (an error
+status answered to the next ARM requests whose path matches) and `drop(...)` (close the connection
+of the next matching requests without a reply, before acting on them).
 """
 
 from __future__ import annotations
@@ -189,6 +190,7 @@ class FakeAzure:
         self.sync_failures = 0
         self.arm_failures: list[int] = []
         self.drops: list[list[Any]] = []  # [method, path fragment, remaining]
+        self.failures: list[list[Any]] = []  # [method, path fragment, status, remaining]
         self.deployments: dict[str, tuple[FakeDeployment, tuple[str, str | None]]] = {}
         self.operations: dict[str, dict[str, Any]] = {}
         self.lock = threading.RLock()
@@ -254,6 +256,18 @@ class FakeAzure:
         with self.lock:
             self.drops.append([method, fragment, times])
 
+    def fail(self, method: str, fragment: str, status: int, times: int = 1) -> None:
+        """Answer `status` to the next `times` ARM requests whose path contains `fragment`."""
+        with self.lock:
+            self.failures.append([method, fragment, status, times])
+
+    def _take_failure(self, method: str, path: str) -> int | None:
+        for failure in self.failures:
+            if failure[3] > 0 and failure[0] == method and failure[1] in path:
+                failure[3] -= 1
+                return failure[2]
+        return None
+
     def take_drop(self, method: str, path: str) -> bool:
         with self.lock:
             for drop in self.drops:
@@ -294,6 +308,8 @@ class FakeAzure:
                 return _json(
                     401, {"error": {"code": "InvalidAuthenticationToken", "message": "The access token is invalid."}}
                 )
+            if service == "arm" and (status := self._take_failure(method, path)) is not None:
+                return _json(status, {"error": {"code": "Injected", "message": f"injected {status}"}})
             if service == "arm" and self.arm_failures:
                 status = self.arm_failures.pop(0)
                 return _json(status, {"error": {"code": "ServiceUnavailable", "message": f"injected {status}"}})
