@@ -1,4 +1,5 @@
-"""Applying an Azure Plan: the only code that changes a Function App.
+"""Applying an Azure Plan: the only caller of what changes a Function App (ArmCalls' writes,
+kudu.deploy, run_from_package.upload and sync_triggers, swap.swap).
 
 Owns: the guard (the app settings and the deployment plan() read are still there, checked before
 any write), then the one path per deploy method: run-from-package uploads the blob, points

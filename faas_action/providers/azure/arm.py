@@ -6,7 +6,7 @@ made: timeouts cut to a deadline (wait-timeout from now when none is given), con
 408, 429 and 5xx retried on the run's clock (a write only when it was never sent), errors mapped
 by calls.calling; long-running operations polled on the run's clock (`ClockPolling`); and each
 operation the provider makes on a site, picking the `…_slot` variant for a slot.
-Must not: decide what to read or change (plan.py and apply.py do), interpret what it reads, or
+Must not: decide what to read or change (plan.py reads, apply.py alone calls the writes), or
 sleep except through the run's clock.
 """
 
