@@ -50,7 +50,13 @@ class Applier:
         if state.method == "run-from-package":
             if state.deploy_code:
                 package_url = run_from_package.upload(
-                    state.new_settings, state.blob_name, target.label, artifact, self.log, self.arm.clock, self.arm.wait_s
+                    artifact,
+                    state.blob_name,
+                    settings=state.new_settings,
+                    label=target.label,
+                    log=self.log,
+                    clock=self.arm.clock,
+                    wait_s=self.arm.wait_s,
                 )
                 self._put_settings(target, {**state.new_settings, "WEBSITE_RUN_FROM_PACKAGE": package_url})
                 run_from_package.sync_triggers(self.arm, target, spec.wait_timeout_s)
@@ -98,7 +104,14 @@ class Applier:
         message = deployment_message(self.github, artifact, self.options.remote_build)
         deadline = Deadline(self.arm.clock, spec.wait_timeout_s, f"Kudu deployment to {target.label}")
         return kudu.deploy(
-            client, state.method == "flex", target.label, artifact, message, self.options.remote_build, deadline, self.log
+            client,
+            artifact,
+            flex=state.method == "flex",
+            label=target.label,
+            message=message,
+            remote_build=self.options.remote_build,
+            deadline=deadline,
+            log=self.log,
         )
 
 

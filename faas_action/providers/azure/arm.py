@@ -109,7 +109,9 @@ class ArmCalls:
         with calling(what, endpoint):
             return retrying(deadline, self.log, what, attempt, lambda exc: retryable(exc, endpoint, write))
 
-    def _on(self, app: str, slot: str | None, on_app: Callable[..., T], on_slot: Callable[..., T], *args: Any, **t: Any) -> T:
+    def _on(
+        self, app: str, slot: str | None, on_app: Callable[..., T], on_slot: Callable[..., T], *args: Any, **t: Any
+    ) -> T:
         """The operation on the app itself, or its `_slot` variant on a slot."""
         if slot:
             return on_slot(self.resource_group, app, slot, *args, **t)
@@ -141,7 +143,9 @@ class ArmCalls:
     def deployments(self, site: Site) -> list[Any]:
         return self.call(
             f"listing the deployments of {site.label}",
-            lambda **t: list(self._on(site.app, site.slot, self.apps.list_deployments, self.apps.list_deployments_slot, **t)),
+            lambda **t: list(
+                self._on(site.app, site.slot, self.apps.list_deployments, self.apps.list_deployments_slot, **t)
+            ),
         )
 
     def functions(self, site: Site, deadline: Deadline | None = None) -> list[Any]:
@@ -175,8 +179,9 @@ class ArmCalls:
         the SDK expects 204: that is success."""
 
         def sync(**t: Any) -> None:
+            apps = self.apps
             try:
-                self._on(site.app, site.slot, self.apps.sync_function_triggers, self.apps.sync_function_triggers_slot, **t)
+                self._on(site.app, site.slot, apps.sync_function_triggers, apps.sync_function_triggers_slot, **t)
             except HttpResponseError as exc:
                 if exc.status_code != 200:
                     raise

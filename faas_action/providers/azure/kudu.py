@@ -122,10 +122,18 @@ def kudu_error(response: HttpResponse, what: str) -> ActionError:
 
 
 def deploy(
-    kudu: Kudu, flex: bool, label: str, artifact: Artifact, message: str, remote_build: bool, deadline: Deadline, log: Log
+    kudu: Kudu,
+    artifact: Artifact,
+    *,
+    flex: bool,
+    label: str,
+    message: str,
+    remote_build: bool,
+    deadline: Deadline,
+    log: Log,
 ) -> str:
-    """Deploy the package and wait for the deployment to end; its id ('' when Kudu deployed
-    synchronously and named none)."""
+    """Deploy the package (Flex: /api/publish, else /api/zipdeploy) and wait for the deployment
+    to end; its id ('' when Kudu deployed synchronously and named none)."""
     if flex:
         remote = "true" if remote_build else "false"
         url = kudu.url("/api/publish", RemoteBuild=remote, Deployer=DEPLOYER, message=message)
@@ -149,7 +157,9 @@ def deploy(
     return str(result.get("id") or deployment_id)
 
 
-def post_package(kudu: Kudu, url: str, artifact: Artifact, content_type: str, deadline: Deadline, log: Log) -> HttpResponse:
+def post_package(
+    kudu: Kudu, url: str, artifact: Artifact, content_type: str, deadline: Deadline, log: Log
+) -> HttpResponse:
     """POST the zip; no answer, a 409 (a deployment in progress) or a gateway error is retried
     with backoff (a deploy of the same package twice deploys it once more, no harm)."""
 

@@ -79,9 +79,10 @@ def connection_fields(connection: str) -> dict[str, str]:
 
 
 def upload(
-    settings: Mapping[str, str], blob_path: str, label: str, artifact: Artifact, log: Log, clock: Clock, wait_s: float
+    artifact: Artifact, blob_path: str, *, settings: Mapping[str, str], label: str, log: Log, clock: Clock, wait_s: float
 ) -> str:
-    """Put the zip in the app's storage account (content-addressed) and return a read SAS URL."""
+    """Put the zip at `blob_path` in the storage account of the app `settings` belong to
+    (content-addressed) and return a read SAS URL."""
     from azure.core.exceptions import ResourceExistsError
     from azure.storage.blob import BlobSasPermissions, BlobServiceClient, ContentSettings, generate_blob_sas
 

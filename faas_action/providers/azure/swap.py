@@ -30,7 +30,9 @@ class Production:
     up_to_date: bool  # it runs this package, built the same way, with the settings wanted
 
 
-def read_production(arm: ArmCalls, spec: FunctionSpec, method: str, artifact: Artifact, remote_build: bool) -> Production:
+def read_production(
+    arm: ArmCalls, spec: FunctionSpec, method: str, artifact: Artifact, remote_build: bool
+) -> Production:
     site = read_site(arm, spec.name, None)
     settings = arm.app_settings(site)
     live = read_deployed(arm, site, method, settings)
