@@ -67,11 +67,6 @@ def test_arm_errors_without_end_stop_at_the_deadline(fake, artifact):
     assert clock.slept == pytest.approx(45)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="deployed.read_deployed: a second `raise` (added in 0593177 after `if unreachable(exc): raise`) makes "
-    "the fallback below it unreachable, so an app whose deployments ARM does not list fails the plan",
-)
 def test_an_app_whose_deployments_arm_does_not_list_is_deployed(fake, artifact):
     fake.add_site("app")
     fake.fail("GET", "/sites/app/deployments", 404, times=2)  # plan's read, then apply's guard

@@ -50,7 +50,6 @@ def read_deployed(arm: ArmCalls, site: Site, method: str, settings: Mapping[str,
     except ProviderError as exc:
         if unreachable(exc):
             raise
-        raise
         # Some plans do not list deployments through ARM: then the package is simply deployed.
         arm.log.debug(f"cannot tell which package {site.label} runs ({exc.message}); it will be deployed")
         return Deployed()
