@@ -176,6 +176,32 @@ def test_a_smoke_function_error_stops_before_any_shift(aws_action, live, lambda_
     assert lam.get_alias(FunctionName=live, Name="live")["FunctionVersion"] == "1"
 
 
+@pytest.mark.parametrize("fault", ["reset-before", "reset-after", "blackhole"])
+def test_a_network_failure_of_the_smoke_invoke_rolls_back_with_one_clear_error(aws_action, live, lambda_proxy, lam, fault):
+    """The invoke through the alias (after the promotion) fails on the network: the function may
+    have run, so it is not retried; the release is rolled back and the step exits 1 (never 2),
+    within the deadline even when the reply never comes."""
+    through_alias = r"/invocations\?Qualifier=live$"
+    if fault == "reset-before":
+        lambda_proxy.reset_before("POST", through_alias)
+    elif fault == "reset-after":
+        lambda_proxy.reset_after("POST", through_alias)
+    else:
+        lambda_proxy.slow("POST", through_alias, seconds=30)
+    result = aws_action.run(inputs(live, **{"smoke-event": SMOKE, "wait-timeout": "2"}), timeout=25)
+    assert result.code == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert len(result.errors) == 1, result.stdout
+    error = result.errors[0]
+    assert f"invoking {live}:live failed" in error or f"smoke test of {live}:live did not finish" in error, error
+    assert "rolled back: alias live serves version 1 again" in error
+    assert lambda_proxy.invocations[0].qualifier == "2", "the smoke test by version passed first"
+    assert len(lambda_proxy.calls("POST", through_alias)) == 1, "never invoked twice"
+    assert (result.outputs["rolled-back"], result.outputs["traffic"]) == ("true", "0")
+    alias = lam.get_alias(FunctionName=live, Name="live")
+    assert alias["FunctionVersion"] == "1" and not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
+
+
 def test_sigterm_mid_bake_restores_the_alias(aws_action, live, lambda_proxy, lam):
     running = aws_action.start(inputs(live, traffic="canary", **{"traffic-interval": "300"}))
     running.wait_for("Baking 10% for 300 s")

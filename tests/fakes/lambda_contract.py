@@ -228,9 +228,7 @@ class LambdaContract:
                 current = self.provisioned[key] = {"Requested": requested, "LastModified": _now()}
                 self._start(name, current)
                 return 202, {}, json.dumps(_provisioned_reply(current)).encode()
-            if current is None:
-                if method == "DELETE":
-                    return 204, {}, b""
+            if current is None:  # a delete too (the API lists a not-found error for it)
                 return _error(404, "ProvisionedConcurrencyConfigNotFoundException", "No Provisioned Concurrency Config found for this function")
             if method == "GET":
                 if current["Status"] == "IN_PROGRESS":

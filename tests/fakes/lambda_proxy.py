@@ -5,6 +5,11 @@ checks neither RevisionId nor CodeSha256 on publish. This proxy forwards every r
 and, following Lambda's public REST contract:
 - keeps a RevisionId per function, returns it in replies and answers 412
   PreconditionFailedException when a mutation or a publish names a stale one;
+- keeps a RevisionId per alias (moto's never changes), new after each UpdateAlias, and answers
+  412 when an UpdateAlias names a stale one;
+- answers a PublishVersion with the version it last published when nothing changed since (no
+  code or configuration update: the RevisionId it was published from still holds), as Lambda
+  does, where moto publishes a duplicate;
 - answers 400 InvalidParameterValueException when PublishVersion names a CodeSha256 other than
   $LATEST's;
 - replays scripted configuration states (InProgress, Pending, Failed) on the next polls;
@@ -13,7 +18,8 @@ and, following Lambda's public REST contract:
 - injects scripted error replies (409 conflicts, 429 throttling, 5xx, 403 for CloudWatch) in front
   of chosen calls (the pattern is searched in the path, then in the X-Amz-Target operation);
 - injects network faults: a connection reset before the request reaches the service, or after
-  the service applied it but before the reply (the reply is lost), and slow replies;
+  the service applied it but before the reply (the reply is lost: an invoke ran), and slow replies
+  (matched on the path, then on the X-Amz-Target operation);
 - injects such faults at random (`chaos`, seeded) into a share of all requests;
 - plays Lambda's lifecycle in time when asked (`lifecycle`): after a create or an update the
   function is busy (Pending / InProgress) for some seconds, and a mutation meanwhile gets 409;
@@ -125,6 +131,8 @@ class LambdaProxy(LambdaContract):
         self.injected: list[tuple[str, str, str]] = []  # (kind, method, path) of every fault served
         self.invoke_scripts: dict[tuple[str, str], tuple[bytes, str | None]] = {}
         self.invocations: list[Invoked] = []
+        self.alias_revisions: dict[tuple[str, str], str] = {}
+        self.last_published: dict[str, tuple[str | None, str]] = {}  # function -> (RevisionId published from, version)
         self.rng = random.Random(7)
         self.lock = threading.Lock()
         self._contract_init()
@@ -256,7 +264,7 @@ class LambdaProxy(LambdaContract):
         with self.lock:
             self.requests.append(Recorded(handler.command, path, body if isinstance(body, dict) else {}, target))
             fault = self._take_fault(handler.command, path, target)
-            network = self._take_network_fault(handler.command, path) if not fault else None
+            network = self._take_network_fault(handler.command, path, target) if not fault else None
             drawn = self._draw_chaos(handler.command, path) if not (fault or network) else None
             if drawn:
                 kind, status, error_type = drawn
@@ -281,7 +289,12 @@ class LambdaProxy(LambdaContract):
         name = unquote(match["name"]).split(":")[0] if match else None
         rest = (match["rest"] or "") if match else ""
         if match and handler.command == "POST" and rest == "/invocations":
-            return self._invoke(handler, match["name"], path, raw)
+            return self._invoke(handler, match["name"], path, raw, network)
+        alias_name = unquote(rest.split("/")[2]) if rest.startswith("/aliases/") else None
+        if match and handler.command == "PUT" and alias_name:
+            refusal = self._check_alias_revision(name, alias_name, body)
+            if refusal:
+                return self._reply(handler, *refusal)
         if match and handler.command == "DELETE" and not rest and "Qualifier=" in path:
             refusal = self._check_version_delete(name, path)
             if refusal:
@@ -298,6 +311,10 @@ class LambdaProxy(LambdaContract):
             error = self._check_guards(name, rest, body)
             if error:
                 return self._reply(handler, *error)
+        if guarded and rest == "/versions":
+            unchanged = self._unchanged_since_publish(name, path, body)
+            if unchanged:
+                return self._reply_unless_lost(handler, network, 201, {"Content-Type": "application/json"}, unchanged)
 
         status, headers, data = self._forward(handler, raw)
         data = self._contract_reply(handler.command, path, body if isinstance(body, dict) else {}, status, data)
@@ -307,6 +324,11 @@ class LambdaProxy(LambdaContract):
             data = data.replace(b'"ConflictException"', b'"ResourceConflictException"')
         if match and 200 <= status < 300 and data:
             data = self._decorate(handler.command, name, rest, match["name"], data)
+        if match and 200 <= status < 300 and (rest == "/aliases" or alias_name):
+            data = self._alias_reply(handler.command, name, alias_name or body.get("Name", ""), data)
+        if match and handler.command == "POST" and rest == "/versions" and 200 <= status < 300:
+            with self.lock:
+                self.last_published[name] = (self.revisions.get(name), json.loads(data)["Version"])
         if match and handler.command == "PUT" and rest in ("/code", "/configuration") and 200 <= status < 300 and self.busy_seconds:
             with self.lock:
                 self.busy_until[name] = (time.monotonic() + self.busy_seconds, "update")
@@ -328,7 +350,7 @@ class LambdaProxy(LambdaContract):
         return self._reply(handler, status, headers, data)
 
     # -- Lambda's invoke, as moto does not do it -------------------------------------------------
-    def _invoke(self, handler: BaseHTTPRequestHandler, raw_name: str, path: str, payload: bytes) -> None:
+    def _invoke(self, handler: BaseHTTPRequestHandler, raw_name: str, path: str, payload: bytes, network: NetworkFault | None) -> None:
         name, _, in_name = unquote(raw_name).partition(":")
         query = dict(part.split("=", 1) for part in urlsplit(path).query.split("&") if "=" in part)
         qualifier = unquote(query.get("Qualifier", "")) or in_name or None
@@ -349,7 +371,7 @@ class LambdaProxy(LambdaContract):
         if 200 <= status < 300:
             headers = {k: v for k, v in headers.items() if k.lower() != "x-amz-executed-version"}
             headers["X-Amz-Executed-Version"] = version
-        return self._reply(handler, status, headers, data)
+        return self._reply_unless_lost(handler, network, status, headers, data)
 
     def _route(self, name: str, qualifier: str | None) -> str | None:
         """The version that serves this request: an alias picks one by its routing weights."""
@@ -386,9 +408,10 @@ class LambdaProxy(LambdaContract):
                 return fault
         return None
 
-    def _take_network_fault(self, method: str, path: str) -> NetworkFault | None:
+    def _take_network_fault(self, method: str, path: str, target: str = "") -> NetworkFault | None:
         for fault in self.network_faults:
-            if fault.remaining > 0 and fault.method == method and fault.pattern.search(path):
+            matches = fault.pattern.search(path) or (target and fault.pattern.search(target))
+            if fault.remaining > 0 and fault.method == method and matches:
                 fault.remaining -= 1
                 return fault
         return None
@@ -412,6 +435,54 @@ class LambdaProxy(LambdaContract):
                 message = f"CodeSHA256 ({body['CodeSha256']}) is different from current CodeSHA256 in $LATEST ({latest.get('CodeSha256')}). Please try again with the current CodeSHA256."
                 return 400, {"x-amzn-ErrorType": "InvalidParameterValueException"}, json.dumps({"Type": "User", "message": message}).encode()
         return None
+
+    # -- alias RevisionIds and publishing, as Lambda does them -------------------------------------
+    def _check_alias_revision(self, name: str, alias: str, body: dict):
+        """412 when an UpdateAlias names a RevisionId other than the alias's current one."""
+        with self.lock:
+            current = self.alias_revisions.get((name, alias))
+        wanted = body.get("RevisionId")
+        if wanted and current and wanted != current:
+            message = "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+            return 412, {"x-amzn-ErrorType": "PreconditionFailedException"}, json.dumps({"Type": "User", "message": message}).encode()
+        return None
+
+    def _alias_reply(self, method: str, name: str, alias: str, data: bytes) -> bytes:
+        """The alias's own RevisionId in a reply that carries aliases: a new one after a create or
+        an update, dropped after a delete."""
+        try:
+            reply = json.loads(data) if data else {}
+        except ValueError:
+            return data
+        with self.lock:
+            if method == "DELETE":
+                self.alias_revisions.pop((name, alias), None)
+                return data
+            if method in ("POST", "PUT"):
+                self.alias_revisions[(name, alias)] = str(uuid.uuid4())
+            for found in reply.get("Aliases", [reply]):
+                if isinstance(found, dict) and found.get("Name"):
+                    found["RevisionId"] = self.alias_revisions.setdefault((name, found["Name"]), str(uuid.uuid4()))
+        return json.dumps(reply).encode()
+
+    def _unchanged_since_publish(self, name: str, path: str, body: dict) -> bytes | None:
+        """The reply of a PublishVersion that publishes nothing new: the version this proxy last
+        published, when neither the code nor the configuration changed since (the RevisionId it
+        was published from still holds, and $LATEST still has its code)."""
+        with self.lock:
+            revision, version = self.last_published.get(name, (None, ""))
+            current = self.revisions.get(name)
+        if not version or revision != current:
+            return None
+        published = self._upstream_json("GET", f"/2015-03-31/functions/{name}/configuration?Qualifier={version}")
+        latest = self._upstream_json("GET", f"/2015-03-31/functions/{name}/configuration")
+        volatile = ("FunctionArn", "Version", "LastModified", "RevisionId", "Description")
+        if not published.get("CodeSha256") or any(
+            published.get(key) != latest.get(key) for key in set(published) | set(latest) if key not in volatile
+        ):
+            return None  # changed in moto behind the proxy's back
+        data = self._contract_reply("POST", path, body, 201, json.dumps(published).encode())
+        return self._decorate("POST", name, "/versions", name, data)
 
     def _decorate(self, method: str, name: str, rest: str, raw_name: str, data: bytes) -> bytes:
         """Add RevisionId and scripted states to replies that carry a function configuration."""

@@ -6,7 +6,10 @@ RevisionId, moving the alias, then the function URL and the alias's provisioned 
 (waited for until READY) (url.py, concurrency.py carry those out).
 A mutation retried after its reply was lost (the service acted, the network failed) meets its
 own effect: a CreateFunction answers 'already exists', an UpdateFunctionCode a stale RevisionId,
-a CreateAlias 'alias exists'. Each is told apart from a real conflict by reading what is there.
+a CreateAlias 'alias exists', an UpdateAlias a stale alias RevisionId (alias.py), a function URL
+or a permission 'exists', a delete 'not found' (url.py, concurrency.py). Each is told apart from
+a real conflict by reading what is there. (A PublishVersion retried so gets the version its
+first attempt published: Lambda publishes nothing new when nothing changed since.)
 Must not: decide what to change (the Plan did) or call AWS except through LambdaCalls.
 """
 
@@ -14,13 +17,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from botocore.exceptions import ClientError
-
 from ...errors import ProviderError
 from ...models import Artifact, AwsOptions, DeployResult, FunctionSpec, Plan
 from ..base import Deadline
 from . import configuration
-from .client import CONFLICT, LambdaCalls, cause_code, error_code, revision_of, unqualified, with_revision
+from .alias import create_alias, update_alias
+from .client import CONFLICT, LambdaCalls, cause_code, revision_of, unqualified, with_revision
 from .concurrency import apply_provisioned, apply_reserved
 from .limits import DIRECT_UPLOAD_LIMIT, options_of
 from .plan import LambdaState
@@ -234,40 +236,19 @@ class Applier:
             self._move_alias(name, state.alias, state.alias_version, version, state.alias_revision_id, deadline)
             return True
         self.log.info(f"Creating alias {state.alias} -> {version}")
-        alias = state.alias
-
-        def create() -> dict | None:
-            """CreateAlias; on 409, the alias as it is now, if there is one. Lambda answers 409
-            both for 'the alias exists' and for 'an update is in progress': with no alias, the
-            conflict is raised again and retried like any update in progress."""
-            try:
-                self.client.create_alias(FunctionName=name, Name=alias, FunctionVersion=version)
-                return None
-            except ClientError as exc:
-                if error_code(exc) != CONFLICT:
-                    raise
-                conflict = exc
-            try:
-                return self.client.get_alias(FunctionName=name, Name=alias)
-            except ClientError as exc:
-                if error_code(exc) == "ResourceNotFoundException":
-                    raise conflict from None
-                raise
-
-        existing = self.calls.run(deadline, "create_alias", create)
-        if existing is None:
+        existing, created = create_alias(self.calls, deadline, name, state.alias, version)
+        if created:
             return True
         if existing["FunctionVersion"] == version:  # our own CreateAlias, whose reply was lost
-            self.log.info(f"Alias {alias} already points to {version}")
+            self.log.info(f"Alias {state.alias} already points to {version}")
             return True
         # Created by someone else since plan(): move it (its version is not ours to keep).
-        self._move_alias(name, alias, existing["FunctionVersion"], version, existing.get("RevisionId"), deadline)
+        self._move_alias(name, state.alias, existing["FunctionVersion"], version, existing.get("RevisionId"), deadline)
         return True
 
     def _move_alias(self, name: str, alias: str, current: str | None, version: str, revision: str | None, deadline: Deadline) -> None:
         self.log.info(f"Moving alias {alias}: {current} -> {version}")
-        params = with_revision({"FunctionName": name, "Name": alias, "FunctionVersion": version}, revision)
-        self.calls.call(deadline, self.client.update_alias, **params)
+        update_alias(self.calls, deadline, name, alias, version, revision)
 
 
 def result_of(

@@ -88,20 +88,30 @@ class LambdaCalls:
         client.meta.events.register("before-send", _bound_read_timeout, unique_id="faas-action-read-timeout")
         return client
 
-    def run(self, deadline: Deadline, what: str, attempt: Callable[[], T], retry_conflicts: bool = True) -> T:
+    def run(
+        self, deadline: Deadline, what: str, attempt: Callable[[], T], retry_conflicts: bool = True, *,
+        retry_network: bool = True, read_timeout_s: float = READ_TIMEOUT_S,
+    ) -> T:
         """Run `attempt` (one or more requests), retrying what botocore calls transient, and
         conflicts too unless `retry_conflicts` is False, until the deadline; errors come out as
-        ProviderError (CredentialsError for credentials), the AWS error kept as the cause."""
+        ProviderError (CredentialsError for credentials), the AWS error kept as the cause.
+        Each request waits at most `read_timeout_s` for its reply, and never past the deadline.
+        `retry_network=False`: a network failure ends it at once (the request may have run)."""
 
         def bounded() -> T:
-            _attempt.read_timeout = deadline.budget(READ_TIMEOUT_S)
+            _attempt.read_timeout = deadline.budget(read_timeout_s)
             try:
                 return attempt()
             finally:
                 _attempt.read_timeout = None
 
+        def classify(exc: Exception) -> Retryable | None:
+            if not retry_network and not isinstance(exc, ClientError):
+                return None
+            return retryable(exc, retry_conflicts)
+
         try:
-            return retrying(deadline, self.log, what, bounded, lambda exc: retryable(exc, retry_conflicts))
+            return retrying(deadline, self.log, what, bounded, classify)
         except ClientError as exc:
             raise provider_error(exc, what) from exc
         except BotoCoreError as exc:
@@ -113,6 +123,28 @@ class LambdaCalls:
     def call(self, deadline: Deadline, method: Callable[..., dict], retry_conflicts: bool = True, **params: Any) -> dict:
         """Call `method` of a client (Lambda or S3) with `params`, bounded and retried as run() does."""
         return self.run(deadline, method.__name__, lambda: method(**params), retry_conflicts)
+
+    def create(self, deadline: Deadline, what: str, create: Callable[[], dict], existing: Callable[[], dict | None]) -> tuple[dict, bool]:
+        """Run `create` (a Create*/Add* call) as run() does. Lambda answers 409
+        ResourceConflictException both for 'it already exists' and for 'an update is in progress':
+        on a 409, `existing()` reads the thing (None when there is none). None: the conflict was
+        an update in progress, retried like any. Found: it is returned with False, not created by
+        this call (by an earlier attempt whose reply was lost, or by someone else: the caller
+        compares it with what it asked for). Created: (the reply, True)."""
+
+        def attempt() -> tuple[dict, bool]:
+            try:
+                return create(), True
+            except ClientError as exc:
+                if error_code(exc) != CONFLICT:
+                    raise
+                conflict = exc
+            found = existing()
+            if found is None:
+                raise conflict
+            return found, False
+
+        return self.run(deadline, what, attempt)
 
     def wait(
         self,
@@ -232,6 +264,17 @@ class LambdaCalls:
 
 def _qualified(qualifier: str | None) -> dict[str, str]:
     return {"Qualifier": qualifier} if qualifier else {}
+
+
+def found_or_none(read: Callable[[], T]) -> T | None:
+    """`read()` (one request, inside an attempt of LambdaCalls.run), or None when Lambda says
+    there is no such thing; any other failure propagates to the retry loop."""
+    try:
+        return read()
+    except ClientError as exc:
+        if error_code(exc) in NOT_FOUND:
+            return None
+        raise
 
 
 def revision_of(response: Mapping[str, Any]) -> str | None:

@@ -2,7 +2,9 @@
 
 Owns: planning both from what plan() read, applying them, and the wait until provisioned
 concurrency is READY (FAILED fails with Lambda's reason; the deadline names what it waited for).
-Neither is part of a version's configuration: changing them publishes nothing.
+Neither is part of a version's configuration: changing them publishes nothing. Both puts are
+idempotent (a retry after a lost reply sets the same value); a delete retried so finds nothing
+left to delete, which is what it asked for.
 Must not: touch the function's code, configuration, versions or aliases.
 """
 
@@ -14,7 +16,7 @@ from typing import Any, Mapping
 from ...errors import ProviderError
 from ...models import UNRESERVED, AwsOptions, Change
 from ..base import Deadline
-from .client import LambdaCalls
+from .client import NOT_FOUND, LambdaCalls, cause_code
 
 READY, FAILED = "READY", "FAILED"
 POLL_DELAYS = (1.0, 2.0, 4.0, 8.0)  # then every 10 s: allocation takes minutes on a real function
@@ -82,7 +84,12 @@ def apply_provisioned(calls: LambdaCalls, name: str, alias: str, plan: Concurren
     deadline = Deadline(calls.clock, wait_s, f"provisioned concurrency of {name}:{alias} becoming READY")
     if plan.provisioned == 0:
         calls.log.info(f"Removing the provisioned concurrency of alias {alias}")
-        calls.call(deadline, calls.client.delete_provisioned_concurrency_config, FunctionName=name, Qualifier=alias)
+        try:
+            calls.call(deadline, calls.client.delete_provisioned_concurrency_config, FunctionName=name, Qualifier=alias)
+        except ProviderError as exc:
+            # Already gone: removed since plan(), or by an earlier attempt whose reply was lost.
+            if cause_code(exc) not in NOT_FOUND:
+                raise
         return
     if plan.provisioned is not None:
         calls.log.info(f"Setting provisioned concurrency {plan.provisioned} on alias {alias}")

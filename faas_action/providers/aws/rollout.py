@@ -97,7 +97,7 @@ class Rollout:
         traffic = LambdaTraffic(
             self.calls, self.invoker, self.cloudwatch,
             function=spec.name, metric_name=metric_name, alias=alias, old=old, new=new,
-            old_description=state.alias_description, alarms=chosen.gates.alarms,
+            old_description=state.alias_description, revision=state.alias_revision_id, alarms=chosen.gates.alarms,
             read_errors=chosen.gates.max_error_rate is not None, timeout_s=state.timeout_s,
             call_timeout_s=min(CALL_TIMEOUT_S, spec.wait_timeout_s), wall=self.wall,
         )

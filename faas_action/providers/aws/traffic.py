@@ -5,6 +5,10 @@ the weighted alias (`UpdateAlias(FunctionVersion=<old>, RoutingConfig.Additional
 {<new>: p})`), promotion (the new version, weights cleared, the previous version recorded in the
 alias description for `rollback: previous`), the gates' reads (CloudWatch alarms, and the new
 version's Invocations/Errors through the alias with the ExecutedVersion dimension), and restore.
+Every shift and promotion is guarded by the alias's RevisionId (a concurrent change fails the
+release; a retry that meets its own lost reply carries on: alias.py); a smoke invoke is never
+retried after a network failure (the function may have run); a restore that landed while its
+reply was lost is read back as done.
 Must not: decide when to do any of it (release.py does), retry restore (the engine does, on a
 clock that ignores a cancellation), or sleep except through a Deadline on the injected clock.
 """
@@ -15,12 +19,13 @@ import datetime as dt
 import re
 from typing import Any, Callable
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError
 
 from ...errors import ProviderError
 from ...release import Health, Invocation
-from ..base import Clock, Deadline, Log, retrying, shielded
-from .client import LambdaCalls, botocore_error, cause_code, error_code, provider_error, retryable
+from ..base import Clock, Deadline, Log, shielded
+from .alias import create_alias, points_to, serving, update_alias
+from .client import LambdaCalls, cause_code
 from .metrics import CloudWatch, dimensions
 
 PAYLOAD_LIMIT = 64 * 1024  # what is kept of a smoke response (enough to match and to quote)
@@ -60,6 +65,7 @@ class LambdaTraffic:
         old: str | None,
         new: str,
         old_description: str | None,
+        revision: str | None = None,
         alarms: tuple[str, ...],
         read_errors: bool,
         timeout_s: int,
@@ -68,7 +74,7 @@ class LambdaTraffic:
     ) -> None:
         self.calls = calls
         self.client = calls.client
-        self.invoker = invoker
+        self.invoker = calls.adopt(invoker) if invoker is not None else None
         self.cloudwatch = cloudwatch
         self.log: Log = calls.log
         self.clock: Clock = calls.clock
@@ -78,6 +84,9 @@ class LambdaTraffic:
         self.old = old
         self.new = new
         self.old_description = old_description
+        # The alias's RevisionId as last read or written: every move is guarded by it, so that a
+        # concurrent change of the alias fails the release instead of being overwritten.
+        self.revision = revision
         self.alarms = alarms
         self.read_errors = read_errors
         self.timeout_s = timeout_s
@@ -100,25 +109,15 @@ class LambdaTraffic:
         where = f"{self.function}:{qualifier}"
         self.log.info(f"Smoke test: invoking {where}")
         # Throttling and 'function not ready' conflicts mean it did not run: retried. A network
-        # failure is not (the function may have run: a smoke event need not be idempotent). The
-        # read timeout of `invoker` outlasts the function's own timeout.
+        # failure is not (the function may have run: a smoke event need not be idempotent): it
+        # fails the smoke test at once. The reply may take the function's own timeout.
         deadline = Deadline(self.clock, self.call_timeout_s + self.timeout_s, f"smoke test of {where}")
-        what = f"invoking {where}"
-
-        def attempt() -> dict:
-            return self.invoker.invoke(FunctionName=self.function, Qualifier=qualifier,
-                                       InvocationType="RequestResponse", Payload=payload)
-
-        try:
-            reply = retrying(deadline, self.log, what, attempt,
-                             lambda exc: retryable(exc) if isinstance(exc, ClientError) else None)
-        except ClientError as exc:
-            raise provider_error(exc, what) from exc
-        except BotoCoreError as exc:
-            mapped = botocore_error(exc, what)
-            if mapped is None:
-                raise
-            raise mapped from exc
+        reply = self.calls.run(
+            deadline, f"invoking {where}",
+            lambda: self.invoker.invoke(FunctionName=self.function, Qualifier=qualifier,
+                                        InvocationType="RequestResponse", Payload=payload),
+            retry_network=False, read_timeout_s=deadline.seconds,
+        )
         try:
             body = reply["Payload"].read(PAYLOAD_LIMIT + 1)
         except (BotoCoreError, OSError) as exc:
@@ -140,22 +139,41 @@ class LambdaTraffic:
         self._update_alias(self.new, {}, description, f"promoting version {self.new} on alias {self.alias}")
 
     def restore(self) -> None:
-        """One short try, on a clock that ignores a cancellation (the engine retries it)."""
+        """One short try, on a clock that ignores a cancellation (the engine retries it). Not
+        guarded by the RevisionId: the old version must serve again whatever happened meanwhile.
+        A try that failed (its reply lost, say) is checked by reading the alias: a restore that
+        landed is never reported as failed."""
         assert self.alias
         deadline = Deadline(shielded(self.clock), RESTORE_ATTEMPT_S, f"restoring alias {self.alias}")
         try:
             if self.old is None:  # the alias did not exist before this release
                 self.calls.call(deadline, self.client.delete_alias, FunctionName=self.function, Name=self.alias)
             else:
-                self.calls.call(
+                reply = self.calls.call(
                     deadline, self.client.update_alias, FunctionName=self.function, Name=self.alias,
                     FunctionVersion=self.old, RoutingConfig={"AdditionalVersionWeights": {}},
                     Description=self.old_description or "",
                 )
+                self.revision = reply.get("RevisionId") or self.revision
         except ProviderError as exc:
             if self.old is None and cause_code(exc) == "ResourceNotFoundException":
                 return  # never created, or deleted by a try whose reply was lost
+            if self._restored():
+                self.log.info(f"Alias {self.alias} is restored (by an attempt whose reply was lost)")
+                return
             raise
+
+    def _restored(self) -> bool:
+        """Is the alias as restore() leaves it? False when that cannot be read either."""
+        try:
+            found = self.calls.get_alias(
+                self.function, self.alias, Deadline(shielded(self.clock), RESTORE_ATTEMPT_S, f"reading alias {self.alias}")
+            )
+        except ProviderError:
+            return False
+        if self.old is None:
+            return found is None
+        return found is not None and points_to(found, self.old, {})
 
     def health(self, since: float | None) -> Health:
         deadline = self._deadline("reading the release's health from CloudWatch")
@@ -175,9 +193,7 @@ class LambdaTraffic:
         found = self.calls.get_alias(self.function, self.alias, Deadline(shielded(self.clock), RESTORE_ATTEMPT_S, f"reading alias {self.alias}"))
         if found is None:
             return f"alias {self.alias} does not exist"
-        weights = (found.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
-        split = "".join(f" with {round(w * 100)}% on version {v}" for v, w in weights.items())
-        return f"alias {self.alias} was left serving version {found['FunctionVersion']}{split}"
+        return f"alias {self.alias} was left serving {serving(found)}"
 
     # -- helpers ----------------------------------------------------------------------------------
     def wall_of(self, at: float) -> dt.datetime:
@@ -190,38 +206,22 @@ class LambdaTraffic:
         return self.wall_of(since) - dt.timedelta(seconds=60)
 
     def _update_alias(self, version: str, weights: dict[str, float], description: str | None, what: str) -> None:
-        params: dict[str, Any] = {
-            "FunctionName": self.function, "Name": self.alias, "FunctionVersion": version,
-            "RoutingConfig": {"AdditionalVersionWeights": weights},
-        }
-        if description is not None:
-            params["Description"] = description
-        self.calls.call(self._deadline(what), self.client.update_alias, **params)
+        """UpdateAlias guarded by the RevisionId this release last saw (alias.update_alias tells a
+        retry that meets its own lost reply from someone else's change)."""
+        assert self.alias
+        now = update_alias(self.calls, self._deadline(what), self.function, self.alias, version, self.revision,
+                           weights=weights, description=description)
+        self.revision = now.get("RevisionId") or self.revision
 
     def _create_alias(self, description: str) -> None:
-        """CreateAlias on the new version. Lambda answers 409 both for 'the alias exists' and for
-        'an update is in progress': with no alias, the conflict is retried; an alias already on
-        the new version is our own create whose reply was lost."""
-        name, alias, version = self.function, self.alias, self.new
-
-        def create() -> dict | None:
-            try:
-                self.client.create_alias(FunctionName=name, Name=alias, FunctionVersion=version, Description=description)
-                return None
-            except ClientError as exc:
-                if error_code(exc) != "ResourceConflictException":
-                    raise
-                conflict = exc
-            try:
-                return self.client.get_alias(FunctionName=name, Name=alias)
-            except ClientError as exc:
-                if error_code(exc) == "ResourceNotFoundException":
-                    raise conflict from None
-                raise
-
-        existing = self.calls.run(self._deadline(f"creating alias {alias}"), "create_alias", create)
-        if existing is not None and existing.get("FunctionVersion") != version:
+        """CreateAlias on the new version; an alias already on the new version is our own create
+        whose reply was lost, one on another version someone else's."""
+        assert self.alias
+        existing, created = create_alias(self.calls, self._deadline(f"creating alias {self.alias}"),
+                                         self.function, self.alias, self.new, description)
+        if not created and existing.get("FunctionVersion") != self.new:
             raise ProviderError(
-                f"alias {alias} was created by someone else (on version {existing.get('FunctionVersion')}) during this release",
+                f"alias {self.alias} was created by someone else (on version {existing.get('FunctionVersion')}) during this release",
                 hint="another deploy ran at the same time; re-run when it is done",
             )
+        self.revision = existing.get("RevisionId") or self.revision

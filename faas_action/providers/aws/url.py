@@ -10,13 +10,14 @@ Must not: touch the function's code, configuration, versions or aliases.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ...errors import ProviderError
 from ...models import AwsOptions, Change, plain
 from ..base import Deadline
-from .client import LambdaCalls, cause_code
+from .client import LambdaCalls, cause_code, found_or_none
 
 AUTH_TYPES = {"iam": "AWS_IAM", "public": "NONE"}
 PUBLIC_WARNING = "anyone on the internet can invoke it, without credentials"
@@ -114,37 +115,78 @@ def plan_url(options: AwsOptions, config: Mapping[str, Any] | None, statements: 
 
 
 def apply_url(calls: LambdaCalls, name: str, plan: UrlPlan, deadline: Deadline) -> str:
-    """Create or update the URL, then its permissions; returns the URL."""
+    """Create or update the URL, then its permissions; returns the URL.
+
+    A create or an AddPermission retried after its reply was lost meets its own effect (409
+    'exists'): what is there is read and compared with what this run asked for. The URL is then
+    updated if it differs; a statement with this run's id that grants something else fails. A
+    RemovePermission retried so meets 404: the statement is gone, as asked."""
     client, log = calls.client, calls.log
     qualified = {"Qualifier": plan.qualifier} if plan.qualifier else {}
     url = plan.url
+    request = dict(plan.request)
     if not plan.exists:
         log.info(f"Creating the function URL ({plan.request['AuthType']})")
-        url = calls.call(deadline, client.create_function_url_config, FunctionName=name, **qualified, **plan.request)["FunctionUrl"]
-    elif plan.request:
-        log.info(f"Updating the function URL: {', '.join(sorted(plan.request))}")
-        url = calls.call(deadline, client.update_function_url_config, FunctionName=name, **qualified, **plan.request).get("FunctionUrl", url)
+        config, created = calls.create(
+            deadline, "create_function_url_config",
+            lambda: client.create_function_url_config(FunctionName=name, **qualified, **plan.request),
+            lambda: found_or_none(lambda: client.get_function_url_config(FunctionName=name, **qualified)),
+        )
+        url = config["FunctionUrl"]
+        request = {} if created else _differences(config, plan.request)
+        if not created and not request:
+            log.info("The function URL already exists as asked (an earlier attempt whose reply was lost); carrying on")
+    if request:
+        log.info(f"Updating the function URL: {', '.join(sorted(request))}")
+        url = calls.call(deadline, client.update_function_url_config, FunctionName=name, **qualified, **request).get("FunctionUrl", url)
     for sid in plan.remove:
         try:
             calls.call(deadline, client.remove_permission, FunctionName=name, StatementId=sid, **qualified)
         except ProviderError as exc:
-            if cause_code(exc) != "ResourceNotFoundException":  # removed since plan(): fine
+            if cause_code(exc) != "ResourceNotFoundException":  # removed since plan(), or by a lost reply's attempt
                 raise
     for statement in PUBLIC_STATEMENTS:
-        if statement.sid not in plan.add:
-            continue
-        log.info(f"Granting {statement.action} to everyone through the function URL")
-        try:
-            calls.call(
-                deadline, client.add_permission, retry_conflicts=False, FunctionName=name, StatementId=statement.sid,
-                Action=statement.action, Principal="*", **statement.request, **qualified,
-            )
-        except ProviderError as exc:
-            if cause_code(exc) != "ResourceConflictException":  # added since plan(): fine
-                raise
+        if statement.sid in plan.add:
+            _grant(calls, name, statement, qualified, deadline)
     if plan.public and (not plan.exists or plan.add or plan.request.get("AuthType")):
         log.warning(f"The function URL {url} is public: {PUBLIC_WARNING}")
     return url
+
+
+def _grant(calls: LambdaCalls, name: str, statement: PublicStatement, qualified: dict[str, str], deadline: Deadline) -> None:
+    """AddPermission for `statement`; a statement with its id already there must grant the same."""
+    client = calls.client
+    calls.log.info(f"Granting {statement.action} to everyone through the function URL")
+
+    def existing() -> dict | None:
+        policy = found_or_none(lambda: client.get_policy(FunctionName=name, **qualified))
+        statements = json.loads(policy["Policy"]).get("Statement", []) if policy else []
+        return next((s for s in statements if s.get("Sid") == statement.sid), None)
+
+    found, added = calls.create(
+        deadline, "add_permission",
+        lambda: client.add_permission(
+            FunctionName=name, StatementId=statement.sid, Action=statement.action, Principal="*",
+            **statement.request, **qualified,
+        ),
+        existing,
+    )
+    if not added and not grants(found, statement):
+        raise ProviderError(
+            f"the resource-based policy of {name}{':' + qualified['Qualifier'] if qualified else ''} got a statement "
+            f"{statement.sid} that does not grant {statement.action} to everyone through the URL while this run added it",
+            hint="another deploy changed the policy at the same time; re-run when it is done",
+        )
+
+
+def _differences(config: Mapping[str, Any], request: Mapping[str, Any]) -> dict[str, Any]:
+    """What of `request` (AuthType, Cors) the URL `config` does not have yet."""
+    changed = {}
+    if config.get("AuthType") != request.get("AuthType"):
+        changed["AuthType"] = request["AuthType"]
+    if "Cors" in request and normal_cors(config.get("Cors")) != normal_cors(request["Cors"]):
+        changed["Cors"] = request["Cors"]
+    return changed
 
 
 def grants(statement: Mapping[str, Any], wanted: PublicStatement) -> bool:

@@ -66,9 +66,8 @@ def prune(calls: LambdaCalls, function: str, keep: int, protected: set[str], dea
             if code == "ResourceConflictException":  # an alias points to it since we listed them
                 kept.append(version)
                 continue
-            if code == "ResourceNotFoundException":  # deleted by someone else meanwhile
-                continue
-            raise
+            if code != "ResourceNotFoundException":  # gone: by an earlier attempt whose reply was lost, or someone else
+                raise
         deleted.append(version)
     return deleted, kept
 
