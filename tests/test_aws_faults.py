@@ -6,8 +6,10 @@ from a real conflict (CreateFunction, CreateAlias, UpdateFunctionCode)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import io
+import json
 import os
 import zipfile
 
@@ -118,6 +120,57 @@ def test_a_refused_endpoint_ends_at_a_short_deadline_naming_it(tmp_path, functio
         provider.plan(spec, artifact)  # four reads on four threads, each bounded
     assert endpoint in caught.value.message and "AWS_ENDPOINT_URL" in caught.value.hint
     assert clock.now() - start < 900
+
+
+def test_the_whole_plan_is_bounded_by_one_wait_timeout(lambda_proxy, created, tmp_path):
+    """Each read of the plan takes what is left of the plan's own deadline: a read that starts
+    late (listing the versions once the parallel reads are done) gets no fresh wait-timeout."""
+    clock = FakeClock()
+    provider, _ = make_provider(lambda_proxy, clock)
+    lambda_proxy.fail("GET", rf"/functions/{created}$", 503, "ServiceUnavailableException", times=3)
+    lambda_proxy.fail("GET", rf"/functions/{created}/versions", 503, "ServiceUnavailableException", times=10_000)
+    # The deployed code, and an alias that does not exist yet: the plan looks for a version to reuse.
+    spec, artifact = spec_for(tmp_path, created, alias="live", wait=30)
+    start = clock.now()
+    with pytest.raises(DeadlineError, match=rf"reading Lambda function {created} did not finish within 30 s"):
+        provider.plan(spec, artifact)
+    assert len(lambda_proxy.calls("GET", rf"/functions/{created}$")) == 4, "the function was read, after three 503s"
+    assert clock.now() - start <= 30
+
+
+def test_ecr_describe_images_goes_through_the_bounded_retry_loop(lambda_proxy, moto_server, aws_role, function_name):
+    ecr = boto_client("ecr", moto_server)
+    repository = f"repo-{function_name}"
+    ecr.create_repository(repositoryName=repository)
+    layer = "sha256:" + hashlib.sha256(function_name.encode()).hexdigest()
+    manifest = {
+        "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1024, "digest": layer},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 4096, "digest": layer}],
+    }
+    pushed = ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag="v1")["image"]["imageId"]["imageDigest"]
+    clock, log = FakeClock(), ListLog()
+    provider = LambdaProvider(
+        boto_client("lambda", lambda_proxy.url, retries={"total_max_attempts": 1}), lambda: None, RunContext(log=log, clock=clock),
+        ecr_factory=lambda: boto_client("ecr", lambda_proxy.url, retries={"total_max_attempts": 1}),
+    )
+    options = AwsOptions(region="us-east-1", role=aws_role, image_uri=f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{repository}:v1")
+    spec = FunctionSpec(provider="aws", name=function_name, source=None, package=None, options=options,
+                        wait_timeout_s=60, github=GitHubContext())
+
+    def retried() -> list[str]:
+        return [line.split(": ")[1].split(",")[0] for line in log.lines if "from ECR" in line and "retrying" in line]
+
+    lambda_proxy.fail("POST", "DescribeImages", 503, "ServiceUnavailableException", times=1)
+    lambda_proxy.reset_before("POST", "DescribeImages", times=2)
+    plan = provider.plan(spec, None)
+    assert plan.action == "create" and plan.code_sha256_new == pushed.split(":", 1)[1]
+    assert retried() == ["ServiceUnavailableException", "ConnectionClosedError", "ConnectionClosedError"], log.lines
+
+    log.lines.clear()
+    lambda_proxy.slow("POST", "DescribeImages", seconds=4)  # cut at what is left of a 2 s deadline, then asked again
+    assert provider.plan(dataclasses.replace(spec, wait_timeout_s=2), None).code_sha256_new == pushed.split(":", 1)[1]
+    assert retried() == ["ReadTimeoutError"], log.lines
 
 
 # -- a reply lost after the service acted --------------------------------------------------------

@@ -3,7 +3,7 @@
 Owns: splitting an ECR image URI and resolving a tag to its digest (ECR DescribeImages), so that
 the plan compares the digest Lambda reports as CodeSha256 with the one the tag names now: a tag
 pushed again is a change, the same digest is a no-op.
-Must not: call Lambda, or change anything in ECR.
+Must not: call Lambda, change anything in ECR, or call ECR except through LambdaCalls.
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from ...errors import ProviderError
-from ..base import Log
-from .client import error_code
+from ..base import Deadline
+from .client import LambdaCalls, cause_code
 
 URI = re.compile(
     r"(?P<registry>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/(?P<repository>[^:@]+)"
@@ -41,31 +39,31 @@ class ImageRef:
         return cls(uri, match["registry"], match["region"], match["repository"], match["tag"], match["digest"])
 
 
-def digest_of(image: ImageRef, ecr_factory: Callable[[], Any], log: Log) -> str | None:
+def digest_of(calls: LambdaCalls, image: ImageRef, ecr_factory: Callable[[], Any], deadline: Deadline) -> str | None:
     """The image's digest (hex, as Lambda's CodeSha256): from the URI itself, or what its tag names
-    in ECR now. None when ECR may not be asked (the deploy then updates the code every time)."""
+    in ECR now (DescribeImages through the bounded retry loop, within `deadline`). None when ECR
+    may not be asked (the deploy then updates the code every time)."""
     if image.digest:
         return image.digest
+    ecr = calls.adopt(ecr_factory())
     try:
-        reply = ecr_factory().describe_images(
-            registryId=image.registry, repositoryName=image.repository, imageIds=[{"imageTag": image.tag}]
-        )
-    except ClientError as exc:
-        code = error_code(exc)
+        reply = calls.run(deadline, f"reading image {image.uri} from ECR", lambda: ecr.describe_images(
+            registryId=image.registry, repositoryName=image.repository, imageIds=[{"imageTag": image.tag}],
+        ))
+    except ProviderError as exc:
+        code = cause_code(exc)
         if code in ("ImageNotFoundException", "RepositoryNotFoundException"):
             raise ProviderError(
-                f"image {image.uri} is not in ECR: {exc.response['Error'].get('Message', code)}",
+                f"image {image.uri} is not in ECR: {exc.__cause__.response['Error'].get('Message', code)}",
                 hint="push the image first, or check the repository, tag and region in image-uri",
-            ) from exc
+            ) from exc.__cause__
         if code in ("AccessDeniedException", "AccessDenied"):
-            log.warning(
+            calls.log.warning(
                 f"ecr:DescribeImages was refused for {image.repository}, so the tag {image.tag} cannot be compared "
                 "with the deployed digest: the image is deployed again (grant ecr:DescribeImages for no-op detection)"
             )
             return None
-        raise ProviderError(f"reading image {image.uri} from ECR failed: {code}: {exc.response['Error'].get('Message', '')}") from exc
-    except BotoCoreError as exc:
-        raise ProviderError(f"reading image {image.uri} from ECR failed: {exc}") from exc
+        raise
     details = reply.get("imageDetails") or []
     if not details:
         raise ProviderError(f"image {image.uri} is not in ECR", hint="push the image first")

@@ -87,7 +87,8 @@ def plan(
     tag, and ListVersionsByFunction when nothing changed but the alias does not serve the code)
     and say what apply() will do. `artifact` is None for a container-image function and in
     rollback mode. With release gates, check before anything changes that CloudWatch can be read
-    and every alarm exists."""
+    and every alarm exists. Every read, and the wait for an update already in progress, shares
+    one deadline: the whole plan takes at most one wait-timeout."""
     options = options_of(spec)
     deadline = Deadline(calls.clock, spec.wait_timeout_s, f"reading Lambda function {spec.name}")
     if spec.release is not None and spec.release.gated:
@@ -115,7 +116,6 @@ def plan(
         # Someone else's update is running: read the function once it settles, so the diff
         # and the RevisionId guard describe what apply() will really change.
         calls.log.info(f"{spec.name} has an update in progress; waiting for it before planning")
-        deadline = Deadline(calls.clock, spec.wait_timeout_s, f"waiting for the update in progress on {spec.name}")
         current = calls.wait(deadline, spec.name)
         config = current["Configuration"]
     _check_package_type(spec, image, config)
@@ -151,7 +151,7 @@ def plan(
         if reads.served_config is not None and serves(reads.served_config, config):
             reuse_version = reads.served_config["Version"]  # the alias already serves this code and configuration
         else:
-            reuse_version = _published_version_with(calls, spec.name, config)
+            reuse_version = _published_version_with(calls, spec.name, config, deadline)
     publish = options.publish and (function_changed or reuse_version is None)
     target = None if publish else reuse_version
     alias_moves = bool(options.alias) and (publish or alias_version != target)
@@ -227,16 +227,16 @@ def _read(
     # concurrency when those inputs are set, and the digest an image tag names now.
     qualifiers = ([options.alias] if options.alias else []) + [None]
     with ThreadPoolExecutor(max_workers=6 + len(qualifiers)) as pool:
-        function = pool.submit(calls.get_function, spec.name)
-        alias = pool.submit(calls.get_alias, spec.name, options.alias)
-        served = pool.submit(_served_configuration, calls, spec.name, options.alias)
+        function = pool.submit(calls.get_function, spec.name, deadline=deadline)
+        alias = pool.submit(calls.get_alias, spec.name, options.alias, deadline)
+        served = pool.submit(_served_configuration, calls, spec.name, options.alias, deadline)
         urls = [pool.submit(calls.url_config, spec.name, qualifier, deadline) for qualifier in qualifiers]
         policy = pool.submit(calls.policy, spec.name, options.alias, deadline) if options.function_url else None
         provisioned = (
             pool.submit(calls.provisioned, spec.name, options.alias, deadline)
             if options.provisioned_concurrency is not None and options.alias else None
         )
-        digest = pool.submit(digest_of, image, ecr_factory, calls.log) if image else None
+        digest = pool.submit(digest_of, calls, image, ecr_factory, deadline) if image else None
         return _Reads(
             function=function.result(),
             alias=alias.result() or {},
@@ -337,20 +337,20 @@ def _plan_create(
     )
 
 
-def _published_version_with(calls: LambdaCalls, name: str, latest: Mapping[str, Any]) -> str | None:
+def _published_version_with(calls: LambdaCalls, name: str, latest: Mapping[str, Any], deadline: Deadline) -> str | None:
     """The highest published version that serves $LATEST's code and configuration (a no-op
     redeploy reports it instead of publishing a duplicate)."""
     best = None
-    for version in calls.versions(name):
+    for version in calls.versions(name, deadline):
         if serves(version, latest) and (best is None or int(version["Version"]) > int(best)):
             best = version["Version"]
     return best
 
 
-def _served_configuration(calls: LambdaCalls, name: str, alias: str | None) -> dict | None:
+def _served_configuration(calls: LambdaCalls, name: str, alias: str | None, deadline: Deadline) -> dict | None:
     """The configuration of the version the alias points to; None without such an alias.
     (GetFunction rather than GetFunctionConfiguration: the same IAM action as every other read.)"""
-    found = calls.get_function(name, alias) if alias else None
+    found = calls.get_function(name, alias, deadline) if alias else None
     return found["Configuration"] if found else None
 
 
@@ -360,9 +360,9 @@ def plan_rollback(calls: LambdaCalls, spec: FunctionSpec, deadline: Deadline) ->
     options = options_of(spec)
     assert spec.release is not None and spec.release.rollback is not None and options.alias
     with ThreadPoolExecutor(max_workers=4) as pool:
-        function = pool.submit(calls.get_function, spec.name)
-        alias = pool.submit(calls.get_alias, spec.name, options.alias)
-        listed = pool.submit(calls.versions, spec.name)
+        function = pool.submit(calls.get_function, spec.name, deadline=deadline)
+        alias = pool.submit(calls.get_alias, spec.name, options.alias, deadline)
+        listed = pool.submit(calls.versions, spec.name, deadline)
         url = pool.submit(calls.url_of, spec.name, options.alias, deadline)
         current, alias_info, versions = function.result(), alias.result(), listed.result()
     if current is None:
