@@ -4,7 +4,8 @@ Owns: every call to AWS goes through `LambdaCalls`: one retry loop (base.retryin
 clock for what botocore calls transient (network errors, 5xx, throttling) and for 'update in
 progress' conflicts, within a deadline; each request's read timeout cut to what the deadline
 leaves; the waits after each mutation (boto3's waiter acceptors in a loop on the injected clock);
-the reads shared by plan, apply and release; and the mapping of botocore's errors to the action's.
+the reads shared by plan, apply and release; a create whose 409 is told apart ('exists' or 'update
+in progress') by reading; and the mapping of botocore's errors to the action's.
 Must not: decide what to change (plan.py), change anything by itself, read os.environ or sleep
 except through the injected clock.
 """
