@@ -248,7 +248,8 @@ class Applier:
 
     def _move_alias(self, name: str, alias: str, current: str | None, version: str, revision: str | None, deadline: Deadline) -> None:
         self.log.info(f"Moving alias {alias}: {current} -> {version}")
-        update_alias(self.calls, deadline, name, alias, version, revision)
+        # All of the traffic: routing weights left by an earlier release are cleared.
+        update_alias(self.calls, deadline, name, alias, version, revision, weights={})
 
 
 def result_of(
