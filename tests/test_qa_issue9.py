@@ -537,3 +537,126 @@ def test_the_readme_and_docs_keep_the_release_promises():
     assert action["inputs"]["traffic-percent"]["default"] == "10" and action["inputs"]["traffic-interval"]["default"] == "60"
     for name in ("previous-version", "rolled-back", "traffic", "metrics"):
         assert action["outputs"][name]["description"], name
+
+
+# -- more hostile scenarios -----------------------------------------------------------------------------------
+
+
+def test_a_function_given_by_its_arn_reads_the_gates_under_its_plain_name(aws_action, live, lam, cloudwatch):
+    """max-error-rate: 'read from CloudWatch AWS/Lambda with the dimensions FunctionName,
+    Resource=<function>:<alias> and ExecutedVersion' (CloudWatch knows the name, not the ARN)."""
+    lambda_metrics(cloudwatch, live, invocations=50, errors=10, version="2")
+    arn = f"arn:aws:lambda:us-east-1:123456789012:function:{live}"
+    result = aws_action.run({**inputs(live, traffic="canary", **{"traffic-interval": "1", "max-error-rate": "5"}), "function-name": arn})
+    no_traceback(result)
+    assert result.code == 1 and len(result.errors) == 1, result.stdout
+    assert "20.0% (10 of 50 invocations)" in errors_of(result)[0]
+    assert lam.get_alias(FunctionName=live, Name="live")["FunctionVersion"] == "1"
+    assert (result.outputs["rolled-back"], result.outputs["traffic"]) == ("true", "0")
+
+
+def test_an_alarm_in_alarm_at_the_start_that_enters_alarm_again_fails_the_release(aws_action, live, lam, cloudwatch):
+    """'An alarm that enters ALARM after the release started (its StateUpdatedTimestamp is later)
+    fails the release. One already in ALARM at the start is named in a ::warning.'"""
+    alarm = make_alarm(cloudwatch, f"{live}-flapping")
+    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="the bug being fixed")
+    running = aws_action.start(inputs(live, traffic="canary", alarms=alarm, **{"traffic-interval": "4"}))
+    running.wait_for("Shifted 10% of alias live to version 2")
+    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="recovered")
+    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="broken again")
+    result = running.finish(timeout=60)
+    no_traceback(result)
+    assert result.code == 1 and len(result.errors) == 1, result.stdout
+    assert alarm in result.errors[0] and "broken again" in result.errors[0]
+    assert any(alarm in w and "already in ALARM" in w for w in warnings_of(result))
+    assert lam.get_alias(FunctionName=live, Name="live")["FunctionVersion"] == "1"
+
+
+def test_an_error_rate_equal_to_the_limit_passes(aws_action, live, lam, cloudwatch):
+    """max-error-rate: 'Above the limit fails the release' (2% of 50 is not above 2%)."""
+    lambda_metrics(cloudwatch, live, invocations=50, errors=1, version="2")
+    result = aws_action.run(inputs(live, traffic="canary", **{"traffic-interval": "1", "max-error-rate": "2%"}))
+    no_traceback(result)
+    assert result.code == 0, result.stdout
+    assert lam.get_alias(FunctionName=live, Name="live")["FunctionVersion"] == "2"
+    assert json.loads(result.outputs["metrics"])["new"]["ErrorRate"] == 2.0
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the gate's figure is printed with one decimal: 2 of 99 invocations (2.02%) reads 'error rate 2.0% ... over "
+    "max-error-rate 2%' (release._Run._check formats rate:.1f)"))
+def test_an_error_rate_just_above_the_limit_is_shown_above_it(aws_action, live, cloudwatch):
+    """'one ::error naming the gate and its figures': the figure must show why it failed."""
+    lambda_metrics(cloudwatch, live, invocations=99, errors=2, version="2")
+    result = aws_action.run(inputs(live, traffic="canary", **{"traffic-interval": "1", "max-error-rate": "2%"}))
+    assert result.code == 1 and len(result.errors) == 1, result.stdout
+    assert "error rate 2.0% " not in errors_of(result)[0], errors_of(result)[0]
+
+
+def test_keep_versions_without_an_alias_keeps_the_newest(aws_action, workspace, function_name, aws_role, lam):
+    write_app(workspace)
+    base = {"provider": "aws", "function-name": function_name, "source": "app", "runtime": "python3.12",
+            "handler": "app.handler", "role": aws_role}
+    for body in range(4):
+        write_app(workspace, f"def handler(event, context):\n    return {body}\n")
+        assert aws_action.run(base).code == 0  # versions 1..4
+    write_app(workspace, "def handler(event, context):\n    return 99\n")
+    result = aws_action.run({**base, "keep-versions": "2"})
+    no_traceback(result)
+    assert (result.code, result.outputs["version"]) == (0, "5"), result.stdout
+    assert published(lam, function_name) == [4, 5]
+
+
+def test_rollback_to_the_version_the_alias_serves_changes_nothing(aws_action, live, lambda_proxy):
+    lambda_proxy.requests.clear()
+    result = aws_action.run(inputs(live, rollback="1"))
+    no_traceback(result)
+    assert result.code == 0, result.stdout
+    assert (result.outputs["changed"], result.outputs["rolled-back"], result.outputs["version"]) == ("false", "false", "1")
+    assert lambda_proxy.writes() == []
+
+
+def test_a_smoke_event_file_that_links_outside_the_workspace_is_an_input_error(aws_action, live, workspace, tmp_path, lambda_proxy):
+    """smoke-event: '@path to a JSON file in the workspace'."""
+    (tmp_path / "outside.json").write_text('{"secret": 1}')
+    (workspace / "events").mkdir()
+    (workspace / "events" / "link.json").symlink_to(tmp_path / "outside.json")
+    lambda_proxy.requests.clear()
+    result = aws_action.run(inputs(live, **{"smoke-event": "@events/link.json"}))
+    no_traceback(result)
+    assert result.code == 1 and len(result.errors) == 1 and "smoke-event" in result.errors[0], result.stdout
+    assert lambda_proxy.requests == []
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a cancellation during the smoke test through the alias (after promotion) is not honoured: release.py has no "
+    "safe point after the last invoke, so the release completes (alias on version 2, rolled-back=false, "
+    "traffic=100) and the run still exits 1 with only 'the job was cancelled'"))
+def test_a_cancellation_during_the_smoke_test_through_the_alias_restores(aws_action, live, lambda_proxy, lam):
+    """'Any failed gate, failed smoke test, passed deadline, or a cancellation of the job (SIGINT or
+    SIGTERM ...) → restore the alias to the old version with no weights, then exit 1 ...
+    rolled-back=true, traffic=0.' The release is not over until its smoke test through the alias."""
+    lambda_proxy.slow("POST", r"/invocations\?Qualifier=live", seconds=3)
+    running = aws_action.start(inputs(live, traffic="canary", **{"traffic-interval": "1", "smoke-event": SMOKE}))
+    running.wait_for(f"Smoke test: invoking {live}:live")
+    running.signal(signal.SIGTERM)
+    result = running.finish(timeout=60)
+    no_traceback(result)
+    assert result.code == 1, result.stdout
+    assert (result.outputs["rolled-back"], result.outputs["traffic"]) == ("true", "0"), result.outputs
+    assert lam.get_alias(FunctionName=live, Name="live")["FunctionVersion"] == "1"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "rollback mode still checks `source`: a rollback job without a checkout (or after the source folder moved) fails "
+    "with \"source: 'app' is not a directory in the workspace\" although nothing is packaged"))
+def test_rollback_mode_does_not_need_the_source(aws_action, live, workspace, lam):
+    """'rollback: ... Rollback mode: no packaging and no code upload' — a rollback job need not check out the code."""
+    assert aws_action.run(inputs(live)).code == 0  # live -> 2
+    import shutil
+
+    shutil.rmtree(workspace / "app")  # a rollback job that did not run actions/checkout
+    result = aws_action.run(inputs(live, rollback="previous"))
+    no_traceback(result)
+    assert result.code == 0, result.stdout
+    assert lam.get_alias(FunctionName=live, Name="live")["FunctionVersion"] == "1"
