@@ -483,13 +483,25 @@ def test_metrics_without_an_alias_hold_only_the_function_and_a_no_op_still_reads
     created = aws_action.run({"provider": "aws", "function-name": function_name, "source": "app", "runtime": "python3.12",
                               "handler": "app.handler", "role": aws_role})
     assert created.code == 0, created.stdout
-    lambda_metrics(cloudwatch, function_name, invocations=4, errors=1, alias=None)
+    lambda_metrics(cloudwatch, function_name, invocations=4, errors=1, alias=None, duration=10.0)
+    dims = [{"Name": "FunctionName", "Value": function_name}]
+    now = dt.datetime.now(dt.timezone.utc)
+    cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=[
+        {"MetricName": "Duration", "Dimensions": dims, "Value": 30.0, "Timestamp": now},
+        {"MetricName": "Throttles", "Dimensions": dims, "Value": 3, "Timestamp": now},
+        {"MetricName": "ConcurrentExecutions", "Dimensions": dims, "Value": 2, "Timestamp": now},
+        {"MetricName": "ConcurrentExecutions", "Dimensions": dims, "Value": 5, "Timestamp": now},
+    ])
     lambda_proxy.requests.clear()
     again = aws_action.run({"provider": "aws", "function-name": function_name, "source": "app"})
     no_traceback(again)
     assert again.code == 0 and again.outputs["changed"] == "false", again.stdout
     metrics = json.loads(again.outputs["metrics"])
-    assert set(metrics) == {"function"} and metrics["function"]["Invocations"] == 4 and metrics["function"]["ErrorRate"] == 25.0
+    assert set(metrics) == {"function"}
+    figures = metrics["function"]
+    assert (figures["Invocations"], figures["Errors"], figures["ErrorRate"]) == (4, 1, 25.0)
+    assert figures["Duration"] == {"Average": 20.0, "Maximum": 30.0}
+    assert (figures["Throttles"], figures["ConcurrentExecutions"]) == (3, 5)
     assert (again.outputs["previous-version"], again.outputs["rolled-back"], again.outputs["traffic"]) == ("", "false", "100")
     assert len([r for r in lambda_proxy.requests if r.target.endswith("GetMetricData")]) == 1, "one GetMetricData call for all of them"
 
@@ -660,3 +672,35 @@ def test_rollback_mode_does_not_need_the_source(aws_action, live, workspace, lam
     no_traceback(result)
     assert result.code == 0, result.stdout
     assert lam.get_alias(FunctionName=live, Name="live")["FunctionVersion"] == "1"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a cancellation during the smoke test of the new version (before any traffic moved) is not honoured: the "
+    "engine goes on to promote it (release._Run._walk checks only the deadline between steps; the clock raises "
+    "Cancelled only from sleep, and all-at-once has no bake), so version 2 serves 100% after the job was cancelled"))
+def test_a_cancellation_during_the_first_smoke_test_moves_no_traffic(aws_action, live, lambda_proxy, lam):
+    """'a cancellation of the job (SIGINT or SIGTERM ...) → restore the alias to the old version'; the
+    smoke test runs 'before any traffic reaches it'."""
+    lambda_proxy.slow("POST", r"/invocations\?Qualifier=2", seconds=3)
+    running = aws_action.start(inputs(live, **{"smoke-event": SMOKE}))
+    running.wait_for(f"Smoke test: invoking {live}:2")
+    running.signal(signal.SIGTERM)
+    result = running.finish(timeout=60)
+    no_traceback(result)
+    assert result.code == 1, result.stdout
+    assert lam.get_alias(FunctionName=live, Name="live")["FunctionVersion"] == "1"
+    assert alias_puts(lambda_proxy, live) == [], "traffic moved after the cancellation"
+    assert (result.outputs["rolled-back"], result.outputs["traffic"]) == ("true", "0"), result.outputs
+
+
+def test_a_release_past_its_deadline_restores_the_old_version(aws_action, live, lambda_proxy, lam):
+    """'Any ... passed deadline ... → restore the alias to the old version with no weights, then exit 1'
+    (the shift's reply never comes within wait-timeout)."""
+    lambda_proxy.slow("PUT", rf"/functions/{live}/aliases/live$", seconds=6, times=1)
+    result = aws_action.run(inputs(live, traffic="canary", **{"traffic-interval": "1", "wait-timeout": "3"}))
+    no_traceback(result)
+    assert result.code == 1 and len(result.errors) == 1, result.stdout
+    assert "within 3 s" in result.errors[0] and "serves version 1 again" in result.errors[0]
+    alias = lam.get_alias(FunctionName=live, Name="live")
+    assert alias["FunctionVersion"] == "1" and not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
+    assert (result.outputs["rolled-back"], result.outputs["traffic"]) == ("true", "0")
