@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
-from tests.fakes.lambda_contract import LambdaContract
+from tests.fakes.lambda_contract import LambdaContract, _function_name
 
 FUNCTION_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/?]+)(?P<rest>/[^?]*)?")
 
@@ -286,7 +286,7 @@ class LambdaProxy(LambdaContract):
             return self._reply_unless_lost(handler, network, *played)
 
         match = FUNCTION_PATH.match(path)
-        name = unquote(match["name"]).split(":")[0] if match else None
+        name = _function_name(match["name"]) if match else None  # a name, name:qualifier or an ARN
         rest = (match["rest"] or "") if match else ""
         if match and handler.command == "POST" and rest == "/invocations":
             return self._invoke(handler, match["name"], path, raw, network)
@@ -351,7 +351,9 @@ class LambdaProxy(LambdaContract):
 
     # -- Lambda's invoke, as moto does not do it -------------------------------------------------
     def _invoke(self, handler: BaseHTTPRequestHandler, raw_name: str, path: str, payload: bytes, network: NetworkFault | None) -> None:
-        name, _, in_name = unquote(raw_name).partition(":")
+        raw = unquote(raw_name)
+        parts = raw.split(":")
+        name, in_name = (parts[6], ":".join(parts[7:])) if raw.startswith("arn:") else (parts[0], ":".join(parts[1:]))
         query = dict(part.split("=", 1) for part in urlsplit(path).query.split("&") if "=" in part)
         qualifier = unquote(query.get("Qualifier", "")) or in_name or None
         version = self._route(name, qualifier)
