@@ -10,6 +10,7 @@ runner's file formats (runner.py).
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import tempfile
@@ -106,7 +107,8 @@ def _run(runner: Runner, environ: Mapping[str, str], clock: Clock, cancel: threa
                 problems.append(problem)
         # Installing dependencies asks a package index: never once the inputs are known bad.
         with _dependencies_installed(spec, runner, environ, skip=bool(problems)) as installed:
-            artifact = _package(spec.source, spec.package, module, runner, state, problems, label, installed)
+            artifact = _package(spec.source, spec.package, module, runner, state, problems, label, installed,
+                                also_exclude=_inside_source(spec.source, spec.package_out))
         if artifact is None and (spec.source is not None or spec.package is not None):
             continue
         state.jobs.append(Job(spec, artifact, module, label))
@@ -148,7 +150,7 @@ def _run(runner: Runner, environ: Mapping[str, str], clock: Clock, cancel: threa
 
 
 def _package(source, prebuilt, module, runner: Runner, state: RunState, problems: list[Problem], label: str,
-             installed: dependencies.Installed | None = None) -> Artifact | None:
+             installed: dependencies.Installed | None = None, also_exclude: tuple[str, ...] = ()) -> Artifact | None:
     """The function's package (with its `installed` dependencies), or None after recording its
     problems (or when there is no code to package, as for a container image)."""
     try:
@@ -163,7 +165,7 @@ def _package(source, prebuilt, module, runner: Runner, state: RunState, problems
             default_ignores=getattr(module, "DEFAULT_IGNORES", ()),
             out_dir=runner.temp_dir,
             dependencies=installed.root if installed else None,
-            exclude=dependencies.excluded_from(source, installed) if installed else (),
+            exclude=(dependencies.excluded_from(source, installed) if installed else ()) + also_exclude,
         )
         state.temporary.append(artifact)
         return dependencies.described(artifact, installed) if installed else artifact
@@ -211,6 +213,19 @@ def _write_package_copies(runner: Runner, state: RunState) -> None:
         if job.spec.package_out is not None and job.artifact is not None:
             copied_to = package.export(job.artifact, job.spec.package_out, runner.workspace)
             state.jobs[index] = replace(job, artifact=replace(job.artifact, copied_to=copied_to))
+
+
+def _inside_source(source: Path | None, path: Path | None) -> tuple[str, ...]:
+    """An ignore line for `path` (the `package-out` copy) when it lies inside `source`: the zip a
+    run writes must not end up in the next run's zip."""
+    if source is None or path is None:
+        return ()
+    try:
+        relative = path.resolve().relative_to(source.resolve())
+    except ValueError:
+        return ()
+    escaped = re.sub(r"([\\*?\[\]!# ])", r"\\\1", relative.as_posix())
+    return (f"/{escaped}",)
 
 
 def _labelled(problems, label: str) -> list[Problem]:
@@ -314,11 +329,11 @@ def _deploy_one(runner: Runner, clock: Clock, state: RunState, index: int, provi
 
 
 def _where_it_stopped(plan, result) -> str:
-    if plan is None:
+    if plan is None or (result is None and not plan.changed):
         return "nothing was changed"
-    if result is None and plan.changed:
-        return "the deploy stopped at its next safe point; what was published before it is unchanged"
-    return "nothing was changed"
+    if result is None:
+        return "the deploy stopped at its next safe point: what it had changed is in the log above"
+    return f"version {result.version or '-'} was deployed; what followed stopped at its next safe point"
 
 
 # -- outputs ------------------------------------------------------------------------------------

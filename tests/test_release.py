@@ -28,6 +28,10 @@ class CancellableClock(FakeClock):
             raise Cancelled("the job was cancelled")
         super().sleep(seconds)
 
+    def checkpoint(self) -> None:
+        if self.cancel_at is not None and self.time >= self.cancel_at:
+            raise Cancelled("the job was cancelled")
+
     def shielded(self):
         outer = self
 
@@ -287,3 +291,33 @@ def test_smoke_expect_is_a_json_subset_or_a_substring(payload, expect, passes):
 def test_an_excerpt_cannot_start_a_workflow_command():
     problem = release.smoke_problem(Invocation("x\n::warning::injected"), "y")
     assert "\n" not in problem and "\\n::warning::" in problem
+
+
+@dataclass
+class SlowInvokeTraffic(MemoryTraffic):
+    """An invoke that takes `invoke_s` of the clock (the job may be cancelled meanwhile)."""
+
+    invoke_s: float = 5.0
+
+    def invoke(self, payload: bytes, through_entry: bool) -> Invocation:
+        self.clock.time += self.invoke_s
+        return super().invoke(payload, through_entry)
+
+
+@pytest.mark.parametrize("traffic_kind", ["all-at-once", "canary"])
+def test_a_cancellation_during_the_first_smoke_test_moves_no_traffic(traffic_kind):
+    clock = CancellableClock(cancel_at=1002)  # the job is cancelled while the new version is invoked
+    traffic = SlowInvokeTraffic(clock)
+    strategy = release.strategy(traffic_kind, 10, 60, False)
+    record, _ = run(strategy, traffic, clock, smoke=SmokeTest(b"{}"))
+    assert record.failure.gate == "cancelled"
+    assert not any(call[0] in ("shift", "promote") for call in traffic.calls), traffic.calls
+    assert record.traffic == 0
+
+
+def test_a_cancellation_during_the_smoke_test_through_the_alias_restores():
+    clock = CancellableClock(cancel_at=1062)  # after the bake, while the alias is being invoked
+    traffic = SlowInvokeTraffic(clock, invoke_s=1.0)
+    record, _ = run(release.strategy("canary", 10, 60, False), traffic, clock, smoke=SmokeTest(b"{}"))
+    assert record.failure.gate == "cancelled"
+    assert record.rolled_back and traffic.weight == 0 and traffic.calls[-1] == ("restore",)

@@ -54,7 +54,7 @@ def ws(tmp_path):
         ({**LIVE, "rollback": "0"}, ["rollback"]),
         ({**AWS, "rollback": "previous"}, ["alias"]),
         ({**LIVE, "rollback": "previous", "traffic": "canary"}, ["traffic"]),
-        ({**LIVE, "rollback": "3", "package": "dist.zip", "source": "."}, ["package", "package"]),
+        ({**LIVE, "rollback": "3", "package": "dist.zip", "source": "."}, ["package"]),
         ({**LIVE, "keep-versions": "0"}, ["keep-versions"]),
         ({"provider": "gcp", "function-name": "fn", "region": "us-central1", "project": "my-project-1",
           "source": "src", "traffic": "canary", "smoke-event": "{}"}, ["traffic", "smoke-event"]),

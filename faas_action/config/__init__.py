@@ -293,6 +293,9 @@ def _spec(
 
     if provider == "aws" and f.given("image-uri"):
         source, package = no_code(f, defaults)  # the image is the code: nothing to package
+    elif provider == "aws" and f.given("rollback"):
+        # Rollback mode moves an alias: no code is read (a rollback job need not check it out).
+        source, package = None, None
     else:
         source, package = code_location(f, workspace, defaults)
     package_out = _package_out(f, workspace, package)

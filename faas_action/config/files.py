@@ -139,7 +139,10 @@ def package_out(f: Fields, workspace: Path, package: Path | None) -> Path | None
     path = inside(f, "package-out", value, workspace)
     if path is None:
         return None
-    if path == workspace or path.is_dir():
+    if path == workspace or path.is_dir() or value.endswith(("/", "\\")):
         f.problem("package-out", f"{value!r} is a directory: name the zip file to write, e.g. dist/function.zip")
+        return None
+    if path.exists() and not (path.is_file() and zipfile.is_zipfile(path)):
+        f.problem("package-out", f"{value!r} exists and is not a zip: refusing to overwrite it with the package")
         return None
     return path

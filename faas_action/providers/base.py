@@ -53,6 +53,10 @@ class SystemClock:
     def now(self) -> float:
         return time.monotonic()
 
+    def checkpoint(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled("the job was cancelled")
+
     def sleep(self, seconds: float) -> None:
         if self.cancel is None:
             if seconds > 0:
@@ -60,6 +64,15 @@ class SystemClock:
             return
         if self.cancel.is_set() or self.cancel.wait(max(0.0, seconds)):
             raise Cancelled("the job was cancelled")
+
+
+def checkpoint(clock: Clock) -> None:
+    """A safe point that waits for nothing: raises Cancelled once the job was cancelled. Work
+    that never sleeps (an invoke, then a move of traffic) calls it between its steps, so that a
+    cancellation stops it there; a clock without a cancellation has nothing to check."""
+    check = getattr(clock, "checkpoint", None)
+    if callable(check):
+        check()
 
 
 def shielded(clock: Clock) -> Clock:
