@@ -578,3 +578,27 @@ def test_cancellation_during_a_dependency_install_ends_the_run_promptly(aws_acti
     assert any("cancel" in e for e in result.errors), result.errors
     assert result.summary.strip()
     assert lambda_proxy.requests == []
+
+
+ISSUE_11_TWINS = (
+    "issue 11: '`matrix` ... listing the functions whose plan changes something, so that a dry run in one job can drive a "
+    "matrix of deploy jobs (... with `select: ${{ matrix.function-name }}`)'. A multi-region config with one function name "
+    "in two regions (accepted: config._target_of tells them apart by region) gives two identical matrix entries, and "
+    "`select` by that name picks both: each of the two deploy jobs deploys both functions, side by side with the other job")
+
+
+@pytest.mark.xfail(strict=True, reason=ISSUE_11_TWINS)
+def test_each_matrix_entry_drives_exactly_one_function(aws_action, workspace, aws_role, lambda_proxy):
+    write_python_app(workspace / "app")
+    (workspace / "faas.yml").write_text(
+        f"provider: aws\nsource: app\nruntime: python3.12\nhandler: app.handler\nrole: {aws_role}\nfunctions:\n"
+        "  - function-name: qa11-twin\n    region: us-east-1\n  - function-name: qa11-twin\n    region: us-west-2\n"
+    )
+    plan = aws_action.run({"config": "faas.yml", "dry-run": "true"}, timeout=RUN_DEADLINE_S)
+    assert_well_behaved(plan, 0, errors=0)
+    include = json.loads(plan.outputs["matrix"])["include"]
+    assert len(include) == 2
+    assert include[0] != include[1], "two matrix jobs with the same entry"
+    for entry in include:
+        job = aws_action.run({"config": "faas.yml", "select": entry["function-name"], "dry-run": "true"}, timeout=RUN_DEADLINE_S)
+        assert len(results_of(job)) == 1, "a matrix job would deploy more than its own function"
