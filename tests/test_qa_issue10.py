@@ -726,3 +726,39 @@ def test_the_oidc_request_behind_gcp_workload_identity_is_retried(action, worksp
         front.close()
     assert_well_behaved(result, 0, errors=0)
     assert front.requests >= failures + 1
+
+
+# -- JSON nested deeper than any real value (item 4's RecursionError, for the JSON inputs) -------------
+
+DEEP_JSON = "[" * 3000 + "]" * 3000
+ISSUE_4_JSON = ("issue 10 item 4 ('YAML nested deeper than any real config (`RecursionError` at ~2,000 levels)') and the "
+                "rule 'exit 1 with a clear ::error for every expected failure, exit 2 only for a bug': JSON is parsed with "
+                "json.loads, whose RecursionError is not a ValueError: config/release._smoke_event crashes on a deep "
+                "`smoke-event` (before any call), release.smoke_problem on a deep `smoke-expect` or a deep response from "
+                "the function (after the version is published)")
+
+
+@pytest.mark.xfail(strict=True, reason=ISSUE_4_JSON)
+@pytest.mark.parametrize("where", ["input", "file"])
+def test_a_smoke_event_nested_too_deep_is_an_input_error(aws_action, workspace, lambda_proxy, where):
+    write_python_app(workspace / "app")
+    (workspace / "event.json").write_text(DEEP_JSON)
+    value = DEEP_JSON if where == "input" else "@event.json"
+    result = aws_action.run(aws_inputs(alias="live", **{"smoke-event": value}), timeout=RUN_DEADLINE_S)
+    assert lambda_proxy.requests == []
+    assert_well_behaved(result, 1, errors=1)
+    assert "smoke-event" in result.errors[0]
+
+
+@pytest.mark.xfail(strict=True, reason=ISSUE_4_JSON)
+@pytest.mark.parametrize("what", ["smoke-expect", "response"])
+def test_deep_json_in_the_smoke_test_is_a_clear_failure(aws_action, workspace, lambda_proxy, function_name, aws_role, what):
+    write_python_app(workspace / "app")
+    expect = DEEP_JSON if what == "smoke-expect" else '{"ok": true}'
+    if what == "response":
+        lambda_proxy.script_invoke(function_name, "1", DEEP_JSON)
+    result = aws_action.run(aws_inputs(function_name, role=aws_role, alias="live",
+                                       **{"smoke-event": "{}", "smoke-expect": expect, "wait-timeout": "30"}),
+                            timeout=RUN_DEADLINE_S)
+    assert_well_behaved(result, 1, errors=1)
+    assert "smoke" in result.errors[0]
