@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -495,3 +496,33 @@ def test_a_percent_encoded_index_password_is_masked_in_both_forms(aws_action, wo
     assert asked, "the index named by PIP_INDEX_URL was not asked"
     assert_secret_never_shown(result, password)
     assert_secret_never_shown(result, quote(password, safe=""))
+
+
+def test_a_locked_pyproject_installs_the_lock_end_to_end(aws_action, workspace, function_name, aws_role, lambda_proxy,
+                                                         package_index, extra_wheels, tmp_path):
+    """`dependencies: pyproject.toml` with a uv.lock beside it installs what the lock pins (not a
+    newer release on the index), without the dev group and without the project itself."""
+    import subprocess
+
+    import uv
+
+    app = write_app(workspace)
+    (app / "requirements.txt").unlink()
+    (app / "pyproject.toml").write_text(
+        '[project]\nname = "qa-fn"\nversion = "0.1.0"\nrequires-python = ">=3.11"\ndependencies = ["hello-dep"]\n'
+        '[dependency-groups]\ndev = ["tool-dep"]\n'
+    )
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), **installer_env(package_index)}
+    lock = subprocess.run([uv.find_uv_bin(), "lock", "--cache-dir", str(tmp_path / "lock-cache")], cwd=app, env=env,
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert lock.returncode == 0, lock.stderr
+    extra_wheels("native-dep", "2.5", tag="cp39-abi3-manylinux_2_17_x86_64")  # newer than the lock's 2.0
+    result = aws_action.run(aws_inputs(function_name, aws_role, dependencies="pyproject.toml",
+                                       **{"dry-run": "true", "package-out": "dist/fn.zip"}),
+                            env=installer_env(package_index), timeout=RUN_DEADLINE_S)
+    assert_well_behaved(result, 0, errors=0)
+    (plan,) = json.loads(result.outputs["plan"])
+    assert [(d["name"], d["version"]) for d in plan["package"]["dependencies"]] == [("hello-dep", "1.0"), ("native-dep", "2.0")]
+    names = package_of(workspace, result).namelist()
+    assert not [n for n in names if n.startswith(("tool_dep", "qa_fn"))], names
+    assert_index_password_never_shown(result)
