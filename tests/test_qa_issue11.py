@@ -571,9 +571,10 @@ def test_cancellation_during_a_dependency_install_ends_the_run_promptly(aws_acti
         time.sleep(0.5)
         running.signal(signal.SIGTERM)
         try:
-            result = running.finish(timeout=20)  # the runner kills the container a few seconds after its signal
+            # A cancelled step gets SIGINT, then SIGTERM, then is killed, within about ten seconds.
+            result = running.finish(timeout=12)
         except Exception as exc:  # still installing: what the runner would kill
-            raise AssertionError("the run was still going 20 s after SIGTERM") from exc
+            raise AssertionError("the run was still going 12 s after SIGTERM") from exc
     assert result.code == 1 and "Traceback" not in result.stdout + result.stderr
     assert any("cancel" in e for e in result.errors), result.errors
     assert result.summary.strip()
