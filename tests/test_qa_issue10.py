@@ -762,3 +762,34 @@ def test_deep_json_in_the_smoke_test_is_a_clear_failure(aws_action, workspace, l
                             timeout=RUN_DEADLINE_S)
     assert_well_behaved(result, 1, errors=1)
     assert "smoke" in result.errors[0]
+
+
+ISSUE_7_CREDENTIALS = ("issue 10, 'Hangs', item 7: 'A `config` path that is a FIFO or any non-regular file blocks forever: "
+                       "refuse it.' The same holds for the GCP credentials file: providers/gcp/session._credentials_info "
+                       "open()s GOOGLE_APPLICATION_CREDENTIALS and json.load()s it without userfiles' regular-file check, so "
+                       "a FIFO there blocks the run past any wait-timeout (the AWS and Azure credential files are refused)")
+
+
+@pytest.mark.parametrize(("provider", "variable"), [
+    ("aws", "AWS_SHARED_CREDENTIALS_FILE"),
+    ("aws", "AWS_WEB_IDENTITY_TOKEN_FILE"),
+    ("azure", "AZURE_FEDERATED_TOKEN_FILE"),
+    pytest.param("gcp", "GOOGLE_APPLICATION_CREDENTIALS", marks=pytest.mark.xfail(strict=True, reason=ISSUE_7_CREDENTIALS)),
+])
+def test_a_credentials_file_that_is_a_fifo_is_refused_without_blocking(action, workspace, provider, variable):
+    import subprocess
+
+    app_workspace(workspace)
+    os.mkfifo(workspace / "creds-fifo")
+    env = {**Nowhere().env(), variable: str(workspace / "creds-fifo")}
+    inputs = {k: v for k, v in INPUTS[provider]().items() if k not in ("azure-access-token", "gcp-access-token")}
+    if provider == "aws":
+        env.update({"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/ci"})
+    if provider == "azure":
+        inputs.update({"client-id": "11111111-2222-3333-4444-555555555555", "tenant-id": "99999999-8888-7777-6666-555555555555"})
+    try:
+        result = action.run(inputs, env=env, timeout=20)
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"the run blocked on the {variable} FIFO") from exc
+    assert_well_behaved(result, 1, errors=1)
+    assert variable in result.errors[0]
