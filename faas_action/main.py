@@ -93,44 +93,67 @@ def _run(runner: Runner, environ: Mapping[str, str], clock: Clock, cancel: threa
     state.dry_run = cfg.dry_run
 
     # Everything the inputs and files reveal (bad values, packaging refusals, size limits), for
-    # every function, reported together before any network call.
+    # every function, valid or not, reported together before any network call.
     problems: list[Problem] = list(cfg.problems)
     environment_problems: set[tuple[str, str]] = set()
-    for spec, label in zip(cfg.specs, cfg.labels):
-        module = providers.load(spec.provider)
+    found_per_function: list[list[Problem]] = []
+    artifacts: list[Artifact | None] = []
+    for entry in cfg.functions:
+        spec, label = entry.spec, entry.label
+        module = providers.load(spec.provider) if spec.provider else None
+        found: list[Problem] = []
         # Credential files and variables the container cannot see, a missing project: local
         # checks. The same problem for several functions (one profile, one token file) is one
         # problem: reported once.
-        for problem in module.check_environment(spec, environ):
+        for problem in _checked(entry, lambda: module.check_environment(spec, environ)) if module else ():
             if (spec.provider, str(problem)) not in environment_problems:
                 environment_problems.add((spec.provider, str(problem)))
-                problems.append(problem)
+                found.append(problem)
         # Installing dependencies asks a package index: never once the inputs are known bad.
-        with _dependencies_installed(spec, runner, environ, skip=bool(problems)) as installed:
-            artifact = _package(spec.source, spec.package, module, runner, state, problems, label, installed,
+        skip_install = bool(problems or found) or not entry.valid
+        with _dependencies_installed(spec, runner, environ, skip=skip_install) as installed:
+            artifact = _package(spec.source, spec.package, module, runner, state, found, label, installed,
                                 also_exclude=_inside_source(spec.source, spec.package_out))
-        if artifact is None and (spec.source is not None or spec.package is not None):
-            continue
-        state.jobs.append(Job(spec, artifact, module, label))
-        if artifact is not None:
-            problems.extend(_labelled(module.check(spec, artifact), label))
-    for location in cfg.unchecked:
-        module = providers.load(location.provider) if location.provider else None
-        _package(location.source, location.package, module, runner, state, problems, location.label)
+        if artifact is not None and module is not None:
+            found.extend(_labelled(_checked(entry, lambda: module.check(spec, artifact)), label))
+        problems.extend(found)
+        found_per_function.append(found)
+        artifacts.append(artifact)
+        if entry.valid and (artifact is not None or (spec.source is None and spec.package is None)):
+            state.jobs.append(Job(spec, artifact, module, label))
     if problems:
+        # Nothing deploys: every function is reported, failed with its own problems or skipped.
+        state.outcomes = [
+            Outcome(entry.spec, "failed" if (entry.problems or found) else "skipped",
+                    artifact=artifact, error=_problems_text([*entry.problems, *found], entry.label))
+            for entry, found, artifact in zip(cfg.functions, found_per_function, artifacts)
+        ]
         raise InputError(problems)
     _write_package_copies(runner, state)
 
     # Side by side, each function keeps its own log, printed as one group when it ends.
     side_by_side = len(state.jobs) > 1 and cfg.max_parallel > 1
     logs: list[Log] = [FunctionLog(runner, job.spec.name) if side_by_side else RunnerLog(runner) for job in state.jobs]
-    # Credentials for every function before the first one deploys: a missing one fails the run
-    # before anything changed.
-    connected = [
-        job.module.connect(job.spec, RunContext(log=log, clock=clock, id_token=runner.id_token, environ=dict(environ), github=job.spec.github))
-        for job, log in zip(state.jobs, logs)
-    ]
     state.outcomes = [Outcome(job.spec, "skipped", artifact=job.artifact) for job in state.jobs]
+    # Credentials for every function before the first one deploys: a missing one fails the run
+    # before anything changed, naming the functions it concerns.
+    connected = []
+    for index, (job, log) in enumerate(zip(state.jobs, logs)):
+        try:
+            connected.append(job.module.connect(
+                job.spec, RunContext(log=log, clock=clock, id_token=runner.id_token, environ=dict(environ), github=job.spec.github)
+            ))
+        except ActionError as exc:
+            state.outcomes[index] = Outcome(job.spec, "failed", artifact=job.artifact, error=runner.redact(str(exc)))
+    if any(o.status == "failed" for o in state.outcomes):
+        by_error: dict[str, list[str]] = {}
+        for outcome in state.outcomes:
+            if outcome.status == "failed":
+                by_error.setdefault(outcome.error, []).append(outcome.spec.name)
+        for error, names in by_error.items():
+            runner.error(f"{', '.join(names)}: {error}", title="faas-action: cannot connect")
+        runner.print("faas-action: nothing was deployed: every function connects before the first one deploys")
+        return 1
     _deploy_all(runner, clock, cancel, state, list(zip(connected, logs)), cfg.max_parallel if side_by_side else 1, cfg.fail_fast)
 
     failed = [o for o in state.outcomes if o.status == "failed"]
@@ -213,6 +236,26 @@ def _write_package_copies(runner: Runner, state: RunState) -> None:
         if job.spec.package_out is not None and job.artifact is not None:
             copied_to = package.export(job.artifact, job.spec.package_out, runner.workspace)
             state.jobs[index] = replace(job, artifact=replace(job.artifact, copied_to=copied_to))
+
+
+def _checked(entry, check) -> list[Problem]:
+    """A provider's local check. For a function whose inputs are invalid it runs on the settings
+    that could be read: a field its input problems already name is not reported twice, and
+    should the check trip over a missing setting, its problems are simply not known yet (the
+    function has problems of its own already)."""
+    if entry.valid:
+        return list(check())
+    try:
+        found = list(check())
+    except Exception:  # noqa: BLE001 - a partial spec; the run already fails on its problems
+        return []
+    named = {problem.field for problem in entry.problems}
+    return [problem for problem in found if problem.field not in named]
+
+
+def _problems_text(problems, label: str) -> str:
+    """A function's problems as one line for its `results` entry (without its label)."""
+    return "; ".join(str(p).replace(label, "", 1) if label else str(p) for p in problems)
 
 
 def _inside_source(source: Path | None, path: Path | None) -> tuple[str, ...]:

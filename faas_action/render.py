@@ -210,8 +210,10 @@ def results_json(outcomes: Sequence[Outcome]) -> str:
 
 def matrix_json(outcomes: Sequence[Outcome]) -> str:
     """`{"include": [{"function-name": ...}]}` of the functions whose plan changes something."""
-    include = [{"function-name": o.spec.name} for o in outcomes if o.plan is not None and o.plan.changed]
-    return json.dumps({"include": include})
+    # One entry per name: `select` picks by name, so a function deployed to two regions under one
+    # name is one matrix job that deploys both, never two jobs deploying both side by side.
+    names = dict.fromkeys(o.spec.name for o in outcomes if o.plan is not None and o.plan.changed)
+    return json.dumps({"include": [{"function-name": name} for name in names]})
 
 
 # -- console links ------------------------------------------------------------------------------
@@ -273,6 +275,8 @@ def summary_markdown(outcomes: Sequence[Outcome], dry_run: bool, errors: Sequenc
     """The step summary: one row per function (its own status, version, URL, duration and
     console link), what failed and why, each function's extra Markdown, then the plans."""
     title = "### faas-action plan (dry run)" if dry_run else "### faas-action deploy"
+    if errors and all(o.result is None and o.plan is None for o in outcomes):
+        title = "### faas-action: nothing was deployed"
     lines = [title, ""]
     if errors:
         lines += [f"- {cell(error)}" for error in errors] + [""]

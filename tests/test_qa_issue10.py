@@ -556,7 +556,6 @@ def test_a_bad_memory_and_a_corrupt_zip_give_two_errors(action, workspace, provi
     assert_well_behaved(result, 1, errors=2)
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_16_CHECK)
 def test_a_bad_memory_and_a_package_over_the_unzipped_limit_give_two_errors(aws_action, workspace, lambda_proxy):
     write_python_app(workspace / "app")
     with open(workspace / "app" / "zeros.bin", "wb") as handle:
@@ -738,7 +737,6 @@ ISSUE_4_JSON = ("issue 10 item 4 ('YAML nested deeper than any real config (`Rec
                 "the function (after the version is published)")
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_4_JSON)
 @pytest.mark.parametrize("where", ["input", "file"])
 def test_a_smoke_event_nested_too_deep_is_an_input_error(aws_action, workspace, lambda_proxy, where):
     write_python_app(workspace / "app")
@@ -750,7 +748,6 @@ def test_a_smoke_event_nested_too_deep_is_an_input_error(aws_action, workspace, 
     assert "smoke-event" in result.errors[0]
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_4_JSON)
 @pytest.mark.parametrize("what", ["smoke-expect", "response"])
 def test_deep_json_in_the_smoke_test_is_a_clear_failure(aws_action, workspace, lambda_proxy, function_name, aws_role, what):
     write_python_app(workspace / "app")

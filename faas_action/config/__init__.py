@@ -78,32 +78,41 @@ def input_defaults() -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class CodeLocation:
-    """Where a function's code is, for a function whose other inputs are invalid: it is still
-    packaged so that its packaging problems come out with every other problem."""
+class FunctionEntry:
+    """One function of the run, valid or not, in config order.
+
+    `spec` holds its settings: all of them when `valid`, else as far as they are valid (its code
+    location and the provider's options, with None where a value was bad), so that it is still
+    packaged and checked and every problem comes out at once; `provider` is '' when even that is
+    unknown. `problems` are its own input problems (not those of the run as a whole)."""
 
     label: str
-    provider: str | None
-    source: Path | None
-    package: Path | None
+    spec: FunctionSpec
+    valid: bool
+    problems: tuple[Problem, ...] = ()
 
 
 @dataclass(frozen=True)
 class Config:
-    """The parsed run: functions to deploy in config order, and the problems that stop it.
+    """The parsed run: every function in config order (`functions`), and the problems that stop it.
 
-    With problems, `specs` holds only the functions whose inputs were valid and `unchecked` the
-    code of the others; nothing may deploy. `labels` name each spec in messages
-    ("functions[2] (api): ") when the run has several functions."""
+    With problems nothing may deploy. `specs` and `labels` are the valid functions and their
+    labels in messages ("functions[2] (api): ", '' for a one-function run)."""
 
     dry_run: bool = False
-    specs: tuple[FunctionSpec, ...] = ()
+    functions: tuple[FunctionEntry, ...] = ()
     problems: tuple[Problem, ...] = ()
     secrets: tuple[str, ...] = ()
     max_parallel: int = 4
     fail_fast: bool = False
-    labels: tuple[str, ...] = ()
-    unchecked: tuple[CodeLocation, ...] = ()
+
+    @property
+    def specs(self) -> tuple[FunctionSpec, ...]:
+        return tuple(entry.spec for entry in self.functions if entry.valid)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(entry.label for entry in self.functions if entry.valid)
 
 
 def _environment(f: Fields, provider: str) -> dict[str, str] | None:
@@ -196,39 +205,35 @@ def load(
 
     providers_in_run = {str(raw.get("provider", "")).lower() for raw, _ in raws} & set(PROVIDERS)
     mixed = len(providers_in_run) > 1
-    specs, labels, unchecked = [], [], []
+    entries: list[FunctionEntry] = []
     seen: dict[tuple, str] = {}
     for index, (raw, own_keys) in enumerate(raws):
         label = f"functions[{index}] ({raw.get('function-name') or '?'}): " if len(raws) > 1 else ""
         if select is not None and str(raw.get("function-name") or "") not in select:
             continue
+        before = len(problems)
         raw = _for_provider(raw, own_keys, mixed, providers_in_run, problems)
-        spec, location = _spec(raw, defaults, environ, workspace, github, problems, label)
-        if spec is None:
-            if location is not None:
-                unchecked.append(location)
-            continue
-        target = _target_of(spec)
-        if target in seen:
-            problems.append(Problem("config", f"{label}the same function as {seen[target]}: each function may appear once"))
-            continue
-        seen[target] = label.rstrip(": ") or "the step"
-        specs.append(spec)
-        labels.append(label)
-    if not providers_in_run and not problems and not specs:
+        spec, valid = _spec(raw, defaults, environ, workspace, github, problems, label)
+        if valid:
+            target = _target_of(spec)
+            if target in seen:
+                problems.append(Problem("config", f"{label}the same function as {seen[target]}: each function may appear once"))
+                valid = False
+            else:
+                seen[target] = label.rstrip(": ") or "the step"
+        entries.append(FunctionEntry(label, spec, valid, tuple(problems[before:])))
+    if not providers_in_run and not problems and not entries:
         problems.append(Problem("provider", "required: aws, azure or gcp"))
-    outs = [spec.package_out for spec in specs if spec.package_out is not None]
+    outs = [e.spec.package_out for e in entries if e.valid and e.spec.package_out is not None]
     for path in sorted({p for p in outs if outs.count(p) > 1}):
         problems.append(Problem("package-out", f"several functions would write {path.relative_to(workspace)}: give each its own path"))
     return Config(
         dry_run=bool(dry_run),
-        specs=tuple(specs),  # the valid ones: main still packages them to report every problem at once
+        functions=tuple(entries),
         problems=tuple(problems),
         secrets=tuple(dict.fromkeys(secrets)),
         max_parallel=max_parallel,
         fail_fast=fail_fast,
-        labels=tuple(labels),
-        unchecked=tuple(unchecked),
     )
 
 
@@ -271,9 +276,9 @@ def _spec(
     github: GitHubContext,
     problems: list[Problem],
     label: str,
-) -> tuple[FunctionSpec | None, CodeLocation | None]:
-    """The function's spec, or None and where its code is (to package it anyway) when its
-    inputs have problems."""
+) -> tuple[FunctionSpec, bool]:
+    """The function's spec and whether its inputs are valid. With problems, the spec holds what
+    could be read (its code location above all), to package and check it anyway."""
     before = len(problems)
     f = Fields(raw, problems, label)
     provider = f.choice("provider", PROVIDERS)
@@ -281,7 +286,8 @@ def _spec(
         if not f.given("provider"):
             f.problem("provider", "required: aws, azure or gcp (as an input, or for each function in the config file)")
         source, package = code_location(f, workspace, defaults)
-        return None, CodeLocation(label, None, source, package) if (source or package) else None
+        name = str(raw.get("function-name") or "")
+        return FunctionSpec(provider="", name=name, source=source, package=package, options=None, github=github), False
     for name, providers in APPLIES_TO.items():
         if provider not in providers and f.given(name) and str(raw.get(name)) != defaults.get(name, ""):
             f.problem(name, f"does not apply to provider {provider} (only {', '.join(providers)})")
@@ -309,7 +315,11 @@ def _spec(
         # Rollback mode moves an alias: nothing to package or install.
         source = package = python_dependencies = package_out = None
     if len(problems) > before:
-        return None, CodeLocation(label, provider, source, package) if (source or package) else None
+        return FunctionSpec(
+            provider=provider, name=name or str(raw.get("function-name") or ""), source=source, package=package,
+            options=options, environment=frozen_map(environment), environment_mode=mode,
+            wait_timeout_s=float(wait or 900), github=github,
+        ), False
     return FunctionSpec(
         provider=provider,
         name=name or "",
@@ -323,11 +333,11 @@ def _spec(
         dependencies=python_dependencies,
         package_out=package_out,
         release=release,
-    ), None
+    ), True
 
 
 __all__ = [
     "APPLIES_TO", "CONFIG_MAX_BYTES", "FILE_RUN_KEYS", "PROVIDERS", "RELEASE_INPUTS", "RUN_KEYS", "SECRET_INPUTS",
-    "CodeLocation", "Config", "Fields", "dependency_secrets", "input_defaults", "load", "parse_mapping",
+    "Config", "Fields", "FunctionEntry", "dependency_secrets", "input_defaults", "load", "parse_mapping",
     "secret_values",
 ]

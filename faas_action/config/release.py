@@ -25,6 +25,13 @@ def release(f: Fields, workspace: Path, options: AwsOptions) -> ReleaseSpec:
     interval = f.integer("traffic-interval", 1, 6 * 3600, " seconds")
     smoke_event = _smoke_event(f, workspace)
     smoke_expect = f.text("smoke-expect")
+    if smoke_expect is not None:
+        try:
+            json.loads(smoke_expect)
+        except RecursionError:
+            f.problem("smoke-expect", "is nested too deeply: give the part of the response to look for")
+        except ValueError:
+            pass  # not JSON: a substring to look for
     if smoke_expect is not None and not f.given("smoke-event"):
         f.problem("smoke-expect", "needs `smoke-event` (the event to invoke the new version with)")
     alarms = f.items("alarms", ALARM_NAME, "a CloudWatch alarm name") or ()
@@ -88,6 +95,9 @@ def _smoke_event(f: Fields, workspace: Path) -> bytes | None:
         return None
     try:
         json.loads(data)
+    except RecursionError:
+        f.problem("smoke-event", f"{where} is nested too deeply: no real event is")
+        return None
     except ValueError as exc:
         f.problem("smoke-event", f"{where} is not valid JSON ({exc}); give a JSON payload or @path to a JSON file")
         return None
