@@ -140,9 +140,20 @@ URL_SETTINGS = (
 )
 # uv reads credentials of a named index from UV_INDEX_<NAME>_USERNAME / _PASSWORD.
 _INDEX_PASSWORD = r"UV_INDEX_[A-Z0-9_]+_PASSWORD"
-# Settings of the image or the runner that would make the tree differ from run to run, or make
-# uv fetch an interpreter: the command line says what is wanted instead.
-DROPPED = ("UV_COMPILE_BYTECODE", "UV_PROJECT_ENVIRONMENT", "UV_SYSTEM_PYTHON", "UV_PYTHON", "VIRTUAL_ENV", "UV_NO_BINARY")
+# Settings of the image or the runner that would change what lands in the target, so that the
+# same dependency file would not give the same files on every runner: bytecode, the interpreter
+# or environment uv installs for, which versions it picks (resolution and prerelease strategy,
+# an upload cut-off, constraints and overrides from files the dependency file does not name,
+# PyTorch's backend detected from the runner's GPU), where it works from. The command line says
+# what is wanted instead; uv's defaults apply to the rest.
+DROPPED = (
+    "UV_COMPILE_BYTECODE", "UV_PROJECT_ENVIRONMENT", "UV_SYSTEM_PYTHON", "UV_PYTHON", "VIRTUAL_ENV",
+    "UV_NO_BINARY", "UV_NO_BINARY_PACKAGE", "UV_RESOLUTION", "UV_PRERELEASE", "UV_EXCLUDE_NEWER",
+    "UV_CONSTRAINT", "UV_OVERRIDE", "UV_TORCH_BACKEND", "UV_WORKING_DIR", "UV_PROJECT",
+)
+# Set whatever the environment says: files copied out of uv's cache, never symlinks into it (the
+# packager refuses links that leave the tree) nor hard links that share the cache's inodes.
+FORCED = {"UV_LINK_MODE": "copy", "NO_COLOR": "1", "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"}
 _USERINFO = r"[A-Za-z][A-Za-z0-9+.-]*://([^/@\s]+)@"
 _ENV_REFERENCE = r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}"
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -156,8 +167,9 @@ _NOT_FOR_THE_INSTALLER = ("INPUT_", "ACTIONS_", "GITHUB_TOKEN")
 
 def installer_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The environment uv runs with: the runner's (proxies, certificates, uv's settings), pip's
-    index settings translated where uv's are absent, and nothing that would change the installed
-    bytes or that uv has no use for (the inputs, the runner's tokens)."""
+    index settings translated where uv's are absent, a copy install (FORCED), and nothing that
+    would change the installed files (DROPPED) or that uv has no use for (the inputs, the
+    runner's tokens)."""
     env = {k: v for k, v in environ.items() if k not in DROPPED and not k.startswith(_NOT_FOR_THE_INSTALLER)}
     for pip_name, uv_names, uv_name in PIP_TO_UV:
         value = environ.get(pip_name, "").strip()
@@ -170,7 +182,7 @@ def installer_environment(environ: Mapping[str, str]) -> dict[str, str]:
                 continue
             value = "1"
         env[uv_name] = value
-    env.update({"NO_COLOR": "1", "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"})
+    env.update(FORCED)
     return env
 
 

@@ -200,6 +200,17 @@ def test_pip_settings_are_translated_only_when_uv_has_none():
     assert kept["UV_INDEX_URL"] == "https://uv/simple"
 
 
+def test_settings_that_change_the_installed_files_are_overridden_or_dropped():
+    runner = {"UV_LINK_MODE": "symlink", "UV_RESOLUTION": "lowest", "UV_PRERELEASE": "allow", "UV_TORCH_BACKEND": "auto",
+              "UV_EXCLUDE_NEWER": "2020-01-01T00:00:00Z", "UV_CONSTRAINT": "/etc/pins.txt", "UV_OVERRIDE": "/etc/o.txt",
+              "UV_NO_BINARY_PACKAGE": "native-dep", "UV_WORKING_DIR": "/elsewhere", "UV_CACHE_DIR": "/cache",
+              "UV_INDEX_URL": "https://mirror/simple"}
+    env = dependencies.installer_environment(runner)
+    assert env["UV_LINK_MODE"] == "copy"
+    assert not {"UV_RESOLUTION", "UV_PRERELEASE", "UV_TORCH_BACKEND", "UV_EXCLUDE_NEWER", "UV_CONSTRAINT", "UV_OVERRIDE",
+                "UV_NO_BINARY_PACKAGE", "UV_WORKING_DIR"} & set(env)
+    assert env["UV_CACHE_DIR"] == "/cache" and env["UV_INDEX_URL"] == "https://mirror/simple"
+
 
 def test_redact_hides_secrets_and_url_passwords():
     text = "GET https://bot:pa55word@host/simple failed; token abc-secret; https://only-token@h/x"
@@ -256,6 +267,10 @@ def test_two_installs_give_the_same_tree_whatever_the_cache_and_settings(tmp_pat
     warm = install(spec, tmp_path, installer_env(package_index, UV_COMPILE_BYTECODE="1", UV_LINK_MODE="hardlink"), name="two")
     assert tree(cold.root) == tree(warm.root)
     assert cold.distributions == warm.distributions
+    # Symbolic links into the cache would leave the tree (the packager refuses them): copies instead.
+    linked = install(spec, tmp_path, installer_env(package_index, UV_LINK_MODE="symlink"), name="three")
+    assert tree(linked.root) == tree(cold.root)
+    assert not [p for p in linked.root.rglob("*") if p.is_symlink()]
 
 
 def test_python_3_11_gets_manylinux2014_wheels_only(tmp_path, package_index):
