@@ -206,11 +206,12 @@ def secrets(environ: Mapping[str, str], files: Iterable[Path] = ()) -> list[str]
 
 def _userinfo_secrets(text: str) -> list[str]:
     """The password of each `scheme://user:password@` in `text` (also percent-decoded), or the
-    user part when there is no password (a token passed as the user name)."""
+    user part when the password is absent or empty (a token passed as the user name:
+    `https://TOKEN@host`, `https://TOKEN:@host`)."""
     found = []
     for userinfo in re.findall(_USERINFO, text):
-        user, colon, password = userinfo.partition(":")
-        secret = password if colon else user
+        user, _, password = userinfo.partition(":")
+        secret = password or user
         if not secret or "${" in secret:  # a variable's name, not its value (added by `secrets`)
             continue
         found.append(secret)
@@ -229,8 +230,8 @@ def redact(text: str, hidden: Iterable[str]) -> str:
 
 
 def _redact_userinfo(match: re.Match) -> str:
-    user, colon, _ = match.group(1).partition(":")
-    shown = f"{user}:***" if colon else "***"
+    user, _, password = match.group(1).partition(":")
+    shown = f"{user}:***" if password else "***"  # without a password, the user part is the token
     return match.group(0).replace(match.group(1), shown)
 
 

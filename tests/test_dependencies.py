@@ -163,14 +163,15 @@ def test_index_credentials_are_collected_for_masking(ws):
     )
     environ = {
         "PIP_INDEX_URL": "https://ci:pip-pass@mirror.example/simple",
-        "UV_EXTRA_INDEX_URL": "https://tok3n-as-user@extra.example/simple https://u:second-pass@x.example/s",
+        "UV_EXTRA_INDEX_URL": "https://tok3n-as-user@extra.example/simple https://u:second-pass@x.example/s "
+                              "https://t0ken-empty-pass:@y.example/s",
         "UV_INDEX_INTERNAL_PASSWORD": "named-index-pass",
         "PRIVATE_TOKEN": "expanded-token",
         "UNRELATED": "https://a:not-an-index@example.com",
     }
     result = load({**AWS, "dependencies": "requirements.txt", "runtime": "python3.12"}, ws, environ)
     assert not result.problems
-    assert set(result.secrets) == {"pip-pass", "tok3n-as-user", "second-pass", "named-index-pass",
+    assert set(result.secrets) == {"pip-pass", "tok3n-as-user", "second-pass", "t0ken-empty-pass", "named-index-pass",
                                    "file-t%40ken", "file-t@ken", "expanded-token"}
     # Without `dependencies` nothing about indexes is collected.
     assert load({**AWS}, ws, environ).secrets == ()
@@ -213,9 +214,9 @@ def test_settings_that_change_the_installed_files_are_overridden_or_dropped():
 
 
 def test_redact_hides_secrets_and_url_passwords():
-    text = "GET https://bot:pa55word@host/simple failed; token abc-secret; https://only-token@h/x"
+    text = "GET https://bot:pa55word@host/simple failed; token abc-secret; https://only-token@h/x https://tok:@h/y"
     assert dependencies.redact(text, ["abc-secret"]) == (
-        "GET https://bot:***@host/simple failed; token ***; https://***@h/x"
+        "GET https://bot:***@host/simple failed; token ***; https://***@h/x https://***@h/y"
     )
 
 
