@@ -764,17 +764,11 @@ def test_deep_json_in_the_smoke_test_is_a_clear_failure(aws_action, workspace, l
     assert "smoke" in result.errors[0]
 
 
-ISSUE_7_CREDENTIALS = ("issue 10, 'Hangs', item 7: 'A `config` path that is a FIFO or any non-regular file blocks forever: "
-                       "refuse it.' The same holds for the GCP credentials file: providers/gcp/session._credentials_info "
-                       "open()s GOOGLE_APPLICATION_CREDENTIALS and json.load()s it without userfiles' regular-file check, so "
-                       "a FIFO there blocks the run past any wait-timeout (the AWS and Azure credential files are refused)")
-
-
 @pytest.mark.parametrize(("provider", "variable"), [
     ("aws", "AWS_SHARED_CREDENTIALS_FILE"),
     ("aws", "AWS_WEB_IDENTITY_TOKEN_FILE"),
     ("azure", "AZURE_FEDERATED_TOKEN_FILE"),
-    pytest.param("gcp", "GOOGLE_APPLICATION_CREDENTIALS", marks=pytest.mark.xfail(strict=True, reason=ISSUE_7_CREDENTIALS)),
+    ("gcp", "GOOGLE_APPLICATION_CREDENTIALS"),
 ])
 def test_a_credentials_file_that_is_a_fifo_is_refused_without_blocking(action, workspace, provider, variable):
     import subprocess

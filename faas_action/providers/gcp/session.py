@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 from typing import Any, Mapping
 
 import google.auth
@@ -24,6 +25,7 @@ import google.auth.exceptions
 import google.oauth2.credentials
 from google.auth.transport.requests import AuthorizedSession
 
+from ... import userfiles
 from ...errors import CredentialsError, InputError, Problem
 from ...models import FunctionSpec, GcpOptions
 from ..base import CONTAINER_NOTE, RunContext
@@ -32,6 +34,7 @@ from .limits import options_of
 from .provider import GcpProvider
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+CREDENTIALS_FILE_LIMIT = 1 << 20  # a key or workload identity file is a few KB
 CREDENTIALS_HINT = (
     "run google-github-actions/auth (workload identity federation) earlier in the same job, "
     "or pass an access token in `gcp-access-token`"
@@ -131,26 +134,16 @@ def _credentials_file(path: str, workspace: str) -> tuple[google.auth.credential
 def _credentials_info(path: str, workspace: str) -> dict[str, Any]:
     """The credentials file's JSON, when this container can read it and it is of a supported
     kind (service account key, workload identity federation from a URL or file, authorized
-    user); CredentialsError otherwise. Reads one local file, no call."""
+    user); CredentialsError otherwise. Reads one local file, no call: a regular file only (a
+    FIFO would block the run), of at most CREDENTIALS_FILE_LIMIT bytes."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            info = json.load(handle)
-    except FileNotFoundError as exc:
-        if workspace and not _inside(path, workspace):
-            raise CredentialsError(
-                f"GOOGLE_APPLICATION_CREDENTIALS names {path}, outside the workspace ({workspace}), which this "
-                f"container cannot see: {CONTAINER_NOTE}; in a job with `container:` the runner does not "
-                "rewrite /__w/... paths for the action",
-                hint="let google-github-actions/auth write its credentials file into the workspace (its default), "
-                "or pass its access token (token_format: access_token) in `gcp-access-token`",
-            ) from exc
-        raise CredentialsError(
-            f"GOOGLE_APPLICATION_CREDENTIALS names {path}, which does not exist",
-            hint="run google-github-actions/auth earlier in the same job (its file lives in the workspace), "
-            "and do not remove the workspace in between",
-        ) from exc
-    except (OSError, ValueError) as exc:
-        raise CredentialsError(f"cannot read the credentials file {path}: {exc}", hint=CREDENTIALS_HINT) from exc
+        info = json.loads(userfiles.read_text(Path(path), CREDENTIALS_FILE_LIMIT))
+    except userfiles.UserFileError as exc:
+        if not os.path.exists(path):
+            raise _missing(path, workspace) from None
+        raise CredentialsError(f"GOOGLE_APPLICATION_CREDENTIALS names {path}, which {exc}", hint=CREDENTIALS_HINT) from None
+    except (ValueError, RecursionError) as exc:  # not JSON; nested deeper than the parser goes
+        raise CredentialsError(f"cannot read the credentials file {path}: {exc}", hint=CREDENTIALS_HINT) from None
     kind = info.get("type") if isinstance(info, dict) else None
     source = info.get("credential_source") if isinstance(info, dict) else None
     external = kind == "external_account" and isinstance(source, dict) and ("url" in source or "file" in source)
@@ -160,6 +153,24 @@ def _credentials_info(path: str, workspace: str) -> dict[str, Any]:
         f"the credentials file {path} is of an unsupported kind ({kind or 'no type'}"
         + (", executable or AWS source" if kind == "external_account" else "") + ")",
         hint="use workload identity federation or a service account key through google-github-actions/auth",
+    )
+
+
+def _missing(path: str, workspace: str) -> CredentialsError:
+    """GOOGLE_APPLICATION_CREDENTIALS names nothing: outside the workspace, a path this container
+    cannot see; inside, a file removed since the auth step wrote it."""
+    if workspace and not _inside(path, workspace):
+        return CredentialsError(
+            f"GOOGLE_APPLICATION_CREDENTIALS names {path}, outside the workspace ({workspace}), which this "
+            f"container cannot see: {CONTAINER_NOTE}; in a job with `container:` the runner does not "
+            "rewrite /__w/... paths for the action",
+            hint="let google-github-actions/auth write its credentials file into the workspace (its default), "
+            "or pass its access token (token_format: access_token) in `gcp-access-token`",
+        )
+    return CredentialsError(
+        f"GOOGLE_APPLICATION_CREDENTIALS names {path}, which does not exist",
+        hint="run google-github-actions/auth earlier in the same job (its file lives in the workspace), "
+        "and do not remove the workspace in between",
     )
 
 
