@@ -684,13 +684,6 @@ def test_a_clean_source_gets_no_secret_warning(aws_action, workspace, lambda_pro
     assert not [ln for ln in result.stdout.splitlines() if ln.startswith("::warning")]
 
 
-ISSUE_9_GCP = ("issue 10 item 9: 'The GitHub OIDC token request has no timeout and no retries (GitHub's own toolkit retries "
-               "it): give it both.' On GCP the request is made by google-auth from the workload identity file "
-               "(credential_source.url is the runner's token URL): it has the wait-timeout as its timeout, but a 503 "
-               "fails the run at once ('Unable to retrieve Identity Pool subject token'); Runner.id_token's retries "
-               "serve Azure only")
-
-
 def wif_credentials(path: Path, token_url: str, sts_url: str) -> Path:
     """What google-github-actions/auth writes for workload identity federation."""
     path.write_text(json.dumps({
@@ -706,7 +699,7 @@ def wif_credentials(path: Path, token_url: str, sts_url: str) -> Path:
 
 @pytest.mark.parametrize("failures", [
     0,
-    pytest.param(2, marks=pytest.mark.xfail(strict=True, reason=ISSUE_9_GCP)),
+    2,
 ])
 def test_the_oidc_request_behind_gcp_workload_identity_is_retried(action, workspace, gcp_fake, failures):
     from tests.fakes.gcp_fake import STS_TOKEN
