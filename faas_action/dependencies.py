@@ -7,8 +7,8 @@ index settings it honours (uv's UV_* ones, and pip's PIP_* ones translated when 
 set) and the passwords and tokens in them, and making the installed tree reproducible (no
 `__pycache__`, no installer metadata that varies between runs, RECORD listing only what ships).
 Must not: read os.environ (the environment is an argument), print or emit workflow commands
-(it returns data and raises PackagingError; main.py logs), build the zip (package.py does), or
-know any cloud API.
+(it returns data and raises PackagingError, or Cancelled once the job's cancel event is set;
+main.py logs), build the zip (package.py does), or know any cloud API.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import sys
+import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from . import userfiles
-from .errors import PackagingError
+from .errors import Cancelled, PackagingError
 from .models import Artifact, DependencySpec, Distribution
 
 # csv, email.parser, signal and subprocess are imported where an install needs them: config/ and
@@ -139,13 +140,25 @@ URL_SETTINGS = (
 )
 # uv reads credentials of a named index from UV_INDEX_<NAME>_USERNAME / _PASSWORD.
 _INDEX_PASSWORD = r"UV_INDEX_[A-Z0-9_]+_PASSWORD"
-# Settings of the image or the runner that would make the tree differ from run to run, or make
-# uv fetch an interpreter: the command line says what is wanted instead.
-DROPPED = ("UV_COMPILE_BYTECODE", "UV_PROJECT_ENVIRONMENT", "UV_SYSTEM_PYTHON", "UV_PYTHON", "VIRTUAL_ENV", "UV_NO_BINARY")
+# Settings of the image or the runner that would change what lands in the target, so that the
+# same dependency file would not give the same files on every runner: bytecode, the interpreter
+# or environment uv installs for, which versions it picks (resolution and prerelease strategy,
+# an upload cut-off, constraints and overrides from files the dependency file does not name,
+# PyTorch's backend detected from the runner's GPU), where it works from. The command line says
+# what is wanted instead; uv's defaults apply to the rest.
+DROPPED = (
+    "UV_COMPILE_BYTECODE", "UV_PROJECT_ENVIRONMENT", "UV_SYSTEM_PYTHON", "UV_PYTHON", "VIRTUAL_ENV",
+    "UV_NO_BINARY", "UV_NO_BINARY_PACKAGE", "UV_RESOLUTION", "UV_PRERELEASE", "UV_EXCLUDE_NEWER",
+    "UV_CONSTRAINT", "UV_OVERRIDE", "UV_TORCH_BACKEND", "UV_WORKING_DIR", "UV_PROJECT",
+)
+# Set whatever the environment says: files copied out of uv's cache, never symlinks into it (the
+# packager refuses links that leave the tree) nor hard links that share the cache's inodes.
+FORCED = {"UV_LINK_MODE": "copy", "NO_COLOR": "1", "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"}
 _USERINFO = r"[A-Za-z][A-Za-z0-9+.-]*://([^/@\s]+)@"
 _ENV_REFERENCE = r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 DEPENDENCY_FILE_LIMIT = 4 << 20  # read for the secrets in it: a requirements file is a few KB
+CANCEL_POLL_S = 0.1  # how long uv runs on, at most, after the job is cancelled
 
 
 # The step's inputs and the runner's own tokens: nothing an installer needs to see.
@@ -154,8 +167,9 @@ _NOT_FOR_THE_INSTALLER = ("INPUT_", "ACTIONS_", "GITHUB_TOKEN")
 
 def installer_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The environment uv runs with: the runner's (proxies, certificates, uv's settings), pip's
-    index settings translated where uv's are absent, and nothing that would change the installed
-    bytes or that uv has no use for (the inputs, the runner's tokens)."""
+    index settings translated where uv's are absent, a copy install (FORCED), and nothing that
+    would change the installed files (DROPPED) or that uv has no use for (the inputs, the
+    runner's tokens)."""
     env = {k: v for k, v in environ.items() if k not in DROPPED and not k.startswith(_NOT_FOR_THE_INSTALLER)}
     for pip_name, uv_names, uv_name in PIP_TO_UV:
         value = environ.get(pip_name, "").strip()
@@ -168,7 +182,7 @@ def installer_environment(environ: Mapping[str, str]) -> dict[str, str]:
                 continue
             value = "1"
         env[uv_name] = value
-    env.update({"NO_COLOR": "1", "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"})
+    env.update(FORCED)
     return env
 
 
@@ -192,11 +206,12 @@ def secrets(environ: Mapping[str, str], files: Iterable[Path] = ()) -> list[str]
 
 def _userinfo_secrets(text: str) -> list[str]:
     """The password of each `scheme://user:password@` in `text` (also percent-decoded), or the
-    user part when there is no password (a token passed as the user name)."""
+    user part when the password is absent or empty (a token passed as the user name:
+    `https://TOKEN@host`, `https://TOKEN:@host`)."""
     found = []
     for userinfo in re.findall(_USERINFO, text):
-        user, colon, password = userinfo.partition(":")
-        secret = password if colon else user
+        user, _, password = userinfo.partition(":")
+        secret = password or user
         if not secret or "${" in secret:  # a variable's name, not its value (added by `secrets`)
             continue
         found.append(secret)
@@ -215,8 +230,8 @@ def redact(text: str, hidden: Iterable[str]) -> str:
 
 
 def _redact_userinfo(match: re.Match) -> str:
-    user, colon, _ = match.group(1).partition(":")
-    shown = f"{user}:***" if colon else "***"
+    user, _, password = match.group(1).partition(":")
+    shown = f"{user}:***" if password else "***"  # without a password, the user part is the token
     return match.group(0).replace(match.group(1), shown)
 
 
@@ -278,13 +293,18 @@ def install(
     default_cache: Path,
     timeout_s: float,
     uv: str | None = None,
+    cancel: threading.Event | None = None,
 ) -> Installed:
     """Install `spec`'s dependencies under `work_dir` (a fresh, empty directory), wheels only,
     for `spec`'s Python version and platform; return the installed tree, normalised.
 
     uv runs with `environ` (see `installer_environment`) in the dependency file's directory, with
     its cache in `spec.cache` or `default_cache`, and is killed when `timeout_s` runs out. Any
-    failure is a PackagingError whose message names the platform and is redacted."""
+    failure is a PackagingError whose message names the platform and is redacted. Once `cancel`
+    is set (the runner cancelled the job), no uv starts and a running one is killed at once, with
+    its children: Cancelled."""
+    _stop_if_cancelled(cancel, spec)
+    stopped = f"the job was cancelled while the dependencies of {spec.file.name} were installed: uv was stopped"
     uv = uv or uv_binary()
     hidden = secrets(environ, [spec.file])
     env = installer_environment(environ)
@@ -306,9 +326,10 @@ def install(
                 "--no-emit-project", "--no-header", "--project", str(spec.file.parent),
                 "--cache-dir", str(cache), "--output-file", str(requirements), "--quiet",
             ],
-            env, spec.file.parent, deadline, timeout_s, hidden,
-            failure=f"could not read the locked dependencies of {spec.file.name} (uv.lock)",
+            env, spec.file.parent, deadline, timeout_s, hidden, cancel,
+            failure=f"could not read the locked dependencies of {spec.file.name} (uv.lock)", cancelled=stopped,
         )
+        _stop_if_cancelled(cancel, spec)
     command = [
         uv, "pip", "install",
         "--target", str(target),
@@ -323,8 +344,8 @@ def install(
     if spec.locked:
         command.append("--no-deps")  # the lock already holds the whole set, nothing more is resolved
     output = _run(
-        command, env, spec.file.parent, deadline, timeout_s, hidden,
-        failure=f"could not install the dependencies of {spec.file.name} for {what} (wheels only)",
+        command, env, spec.file.parent, deadline, timeout_s, hidden, cancel,
+        failure=f"could not install the dependencies of {spec.file.name} for {what} (wheels only)", cancelled=stopped,
         explain=lambda text: _no_wheel(text, spec),
     )
     log.extend(f"uv: {line}" for line in output.splitlines() if line.strip())
@@ -341,10 +362,13 @@ def _run(
     deadline: float,
     timeout_s: float,
     hidden: list[str],
+    cancel: threading.Event | None,
     failure: str,
+    cancelled: str,
     explain=None,
 ) -> str:
-    """Run uv to the end or to the deadline (then kill it and its children); its output, redacted."""
+    """Run uv to the end, to the deadline or to a cancellation (then kill it and its children);
+    its output, redacted."""
     import subprocess
 
     try:
@@ -354,14 +378,23 @@ def _run(
         )
     except OSError as exc:
         raise PackagingError(f"{failure}: uv could not start: {exc}") from exc
-    try:
-        output, _ = process.communicate(timeout=max(deadline - time.monotonic(), 0.0))
-    except subprocess.TimeoutExpired:
-        _kill(process)
-        raise PackagingError(
-            f"{failure}: uv did not finish within {timeout_s:g} s",
-            hint="raise wait-timeout, or check that the package index answers",
-        ) from None
+    while True:
+        # Short waits, so that a cancellation is seen within CANCEL_POLL_S; communicate() called
+        # again after its timeout loses no output.
+        try:
+            output, _ = process.communicate(timeout=min(max(deadline - time.monotonic(), 0.0), CANCEL_POLL_S))
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        if cancel is not None and cancel.is_set():
+            _kill(process)
+            raise Cancelled(cancelled)
+        if time.monotonic() >= deadline:
+            _kill(process)
+            raise PackagingError(
+                f"{failure}: uv did not finish within {timeout_s:g} s",
+                hint="raise wait-timeout, or check that the package index answers",
+            ) from None
     # Which interpreter uv ran under says nothing about the target: leave it out.
     output = "\n".join(line for line in output.strip().splitlines() if not line.startswith("Using CPython "))
     output = redact(output, hidden)
@@ -370,6 +403,12 @@ def _run(
         said = output or f"uv exited with code {process.returncode}"
         raise PackagingError(f"{reason or failure}\n{said}")
     return output
+
+
+def _stop_if_cancelled(cancel: threading.Event | None, spec: DependencySpec) -> None:
+    """A safe point before uv starts: once the job is cancelled, no install begins."""
+    if cancel is not None and cancel.is_set():
+        raise Cancelled(f"the job was cancelled before the dependencies of {spec.file.name} were installed")
 
 
 def _kill(process) -> None:

@@ -111,7 +111,7 @@ def _run(runner: Runner, environ: Mapping[str, str], clock: Clock, cancel: threa
                 found.append(problem)
         # Installing dependencies asks a package index: never once the inputs are known bad.
         skip_install = bool(problems or found) or not entry.valid
-        with _dependencies_installed(spec, runner, environ, skip=skip_install) as installed:
+        with _dependencies_installed(spec, runner, environ, cancel, skip=skip_install) as installed:
             artifact = _package(spec.source, spec.package, module, runner, state, found, label, installed,
                                 also_exclude=_inside_source(spec.source, spec.package_out))
         if artifact is not None and module is not None:
@@ -200,11 +200,12 @@ def _package(source, prebuilt, module, runner: Runner, state: RunState, problems
 
 
 @contextmanager
-def _dependencies_installed(spec: FunctionSpec, runner: Runner, environ: Mapping[str, str], skip: bool
-                            ) -> Iterator[dependencies.Installed | None]:
+def _dependencies_installed(spec: FunctionSpec, runner: Runner, environ: Mapping[str, str], cancel: threading.Event,
+                            skip: bool) -> Iterator[dependencies.Installed | None]:
     """The function's Python dependencies installed (uv, wheels only, for its platform) in a
     temporary directory while the packager reads them; None without `dependencies`, or when
-    `skip`. A failed install raises PackagingError (exit 1 with uv's message)."""
+    `skip`. A failed install raises PackagingError (exit 1 with uv's message); a cancellation
+    stops uv at once and raises Cancelled (exit 1, outputs written, no later install starts)."""
     wanted = spec.dependencies
     if wanted is None or spec.source is None or skip:
         yield None
@@ -214,7 +215,8 @@ def _dependencies_installed(spec: FunctionSpec, runner: Runner, environ: Mapping
     try:
         with runner.group(f"Dependencies of {spec.name}: {dependencies.describe_target(wanted.python_version, wanted.platform)}"):
             installed = dependencies.install(
-                wanted, environ, work, default_cache=temp / "faas-action-uv-cache", timeout_s=spec.wait_timeout_s
+                wanted, environ, work, default_cache=temp / "faas-action-uv-cache", timeout_s=spec.wait_timeout_s,
+                cancel=cancel,
             )
             for line in installed.log:
                 runner.print(line)

@@ -1,10 +1,11 @@
 """Files the user names in an input, read without trusting them.
 
-Owns: reading such a file (the `config` file today) so that nothing in the workspace can hang
-or flood the run: only a regular file is read (a FIFO, socket, device or directory is refused
-without blocking: the file is opened with O_NONBLOCK and checked with fstat before any read),
-at most `limit` bytes are read, and the text must be UTF-8 (a leading byte-order mark is
-dropped). Each refusal is a `UserFileError` with a one-line reason.
+Owns: reading such a file (the `config` file, a credentials file) so that nothing in the
+workspace or the environment can hang or flood the run: only a regular file is read (a FIFO,
+socket, device or directory is refused without blocking: the file is opened with O_NONBLOCK and
+checked with fstat before any read), at most `limit` bytes are read, and the text must be UTF-8
+(a leading byte-order mark is dropped). Each refusal is a `UserFileError` with a one-line
+reason; `special_kind` names what a path is when it is there but not a regular file.
 Must not: resolve or police paths (config/ keeps them inside the workspace) or parse content.
 """
 
@@ -56,6 +57,16 @@ def read_text(path: Path, limit: int) -> str:
         raise UserFileError(
             f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start} cannot be decoded)"
         ) from None
+
+
+def special_kind(path: str | Path) -> str | None:
+    """"a FIFO (named pipe)", "a directory", ... when `path` is there but is not a regular file
+    (a symlink is followed; nothing is opened); None for a regular file or nothing at all."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    return None if stat.S_ISREG(mode) else _kind_of(mode)
 
 
 def _read_at_most(fd: int, size: int) -> bytes:

@@ -68,6 +68,16 @@ def test_problems(ws, inputs, fields):
     assert sorted(p.field for p in cfg.problems) == sorted(fields), cfg.problems
 
 
+@pytest.mark.parametrize(("value", "said"), [
+    ("AllowOrigins: ['https://a.example']\nAllowOrigins: ['https://b.example']", "duplicate key 'AllowOrigins' (first at line 1)"),
+    ("{AllowOrigins: [}", "line 1"),
+])
+def test_a_cors_value_that_is_not_valid_yaml_says_why(ws, value, said):
+    cfg = load({**AWS, "function-url": "iam", "function-url-cors": value}, ws)
+    assert [p.field for p in cfg.problems] == ["function-url-cors"], cfg.problems
+    assert said in cfg.problems[0].message and "expected a mapping" not in cfg.problems[0].message
+
+
 def test_issue_14_inputs_apply_to_aws_only(ws):
     cfg = load({"provider": "gcp", "function-name": "fn", "region": "us-central1", "project": "my-project-1", "source": "src",
                 "function-url": "public", "force": "true", "snap-start": "None"}, ws)

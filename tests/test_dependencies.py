@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from faas_action import config, dependencies
-from faas_action.errors import PackagingError
+from faas_action.errors import Cancelled, PackagingError
 from faas_action.models import DependencySpec
 from tests.fakes.package_index import (  # noqa: F401 (fixture)
     INDEX_PASSWORD,
@@ -163,14 +163,15 @@ def test_index_credentials_are_collected_for_masking(ws):
     )
     environ = {
         "PIP_INDEX_URL": "https://ci:pip-pass@mirror.example/simple",
-        "UV_EXTRA_INDEX_URL": "https://tok3n-as-user@extra.example/simple https://u:second-pass@x.example/s",
+        "UV_EXTRA_INDEX_URL": "https://tok3n-as-user@extra.example/simple https://u:second-pass@x.example/s "
+                              "https://t0ken-empty-pass:@y.example/s",
         "UV_INDEX_INTERNAL_PASSWORD": "named-index-pass",
         "PRIVATE_TOKEN": "expanded-token",
         "UNRELATED": "https://a:not-an-index@example.com",
     }
     result = load({**AWS, "dependencies": "requirements.txt", "runtime": "python3.12"}, ws, environ)
     assert not result.problems
-    assert set(result.secrets) == {"pip-pass", "tok3n-as-user", "second-pass", "named-index-pass",
+    assert set(result.secrets) == {"pip-pass", "tok3n-as-user", "second-pass", "t0ken-empty-pass", "named-index-pass",
                                    "file-t%40ken", "file-t@ken", "expanded-token"}
     # Without `dependencies` nothing about indexes is collected.
     assert load({**AWS}, ws, environ).secrets == ()
@@ -200,10 +201,22 @@ def test_pip_settings_are_translated_only_when_uv_has_none():
     assert kept["UV_INDEX_URL"] == "https://uv/simple"
 
 
+def test_settings_that_change_the_installed_files_are_overridden_or_dropped():
+    runner = {"UV_LINK_MODE": "symlink", "UV_RESOLUTION": "lowest", "UV_PRERELEASE": "allow", "UV_TORCH_BACKEND": "auto",
+              "UV_EXCLUDE_NEWER": "2020-01-01T00:00:00Z", "UV_CONSTRAINT": "/etc/pins.txt", "UV_OVERRIDE": "/etc/o.txt",
+              "UV_NO_BINARY_PACKAGE": "native-dep", "UV_WORKING_DIR": "/elsewhere", "UV_CACHE_DIR": "/cache",
+              "UV_INDEX_URL": "https://mirror/simple"}
+    env = dependencies.installer_environment(runner)
+    assert env["UV_LINK_MODE"] == "copy"
+    assert not {"UV_RESOLUTION", "UV_PRERELEASE", "UV_TORCH_BACKEND", "UV_EXCLUDE_NEWER", "UV_CONSTRAINT", "UV_OVERRIDE",
+                "UV_NO_BINARY_PACKAGE", "UV_WORKING_DIR"} & set(env)
+    assert env["UV_CACHE_DIR"] == "/cache" and env["UV_INDEX_URL"] == "https://mirror/simple"
+
+
 def test_redact_hides_secrets_and_url_passwords():
-    text = "GET https://bot:pa55word@host/simple failed; token abc-secret; https://only-token@h/x"
+    text = "GET https://bot:pa55word@host/simple failed; token abc-secret; https://only-token@h/x https://tok:@h/y"
     assert dependencies.redact(text, ["abc-secret"]) == (
-        "GET https://bot:***@host/simple failed; token ***; https://***@h/x"
+        "GET https://bot:***@host/simple failed; token ***; https://***@h/x https://***@h/y"
     )
 
 
@@ -255,6 +268,10 @@ def test_two_installs_give_the_same_tree_whatever_the_cache_and_settings(tmp_pat
     warm = install(spec, tmp_path, installer_env(package_index, UV_COMPILE_BYTECODE="1", UV_LINK_MODE="hardlink"), name="two")
     assert tree(cold.root) == tree(warm.root)
     assert cold.distributions == warm.distributions
+    # Symbolic links into the cache would leave the tree (the packager refuses them): copies instead.
+    linked = install(spec, tmp_path, installer_env(package_index, UV_LINK_MODE="symlink"), name="three")
+    assert tree(linked.root) == tree(cold.root)
+    assert not [p for p in linked.root.rglob("*") if p.is_symlink()]
 
 
 def test_python_3_11_gets_manylinux2014_wheels_only(tmp_path, package_index):
@@ -325,34 +342,100 @@ def test_a_locked_pyproject_installs_exactly_the_lock(tmp_path, package_index):
     assert not (installed.root / "fn").exists()  # the project itself is the source, not a dependency
 
 
-def test_a_silent_index_is_cut_off_at_the_deadline(tmp_path):
-    """An index that accepts connections and never answers: uv is killed when the time is up."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
+class SilentIndex:
+    """An index that accepts connections and never answers; it keeps each accepted connection,
+    so a test can tell when uv has connected and when it has gone (its connections closed)."""
 
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
+    def __init__(self) -> None:
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(16)
+        self.server.settimeout(0.2)
+        self.accepted: list[socket.socket] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.getsockname()[1]}/simple"
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
             try:
-                accepted.append(server.accept()[0])
+                self.accepted.append(self.server.accept()[0])
             except OSError:
                 continue
 
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
+    def all_closed(self, timeout: float) -> bool:
+        """Has every accepted connection been closed by the other end (uv and its children gone)?"""
+        for connection in list(self.accepted):
+            connection.settimeout(timeout)
+            try:
+                while connection.recv(65536):  # what uv sent, then b"" once its end is closed
+                    pass
+            except OSError:  # still open when the time was up
+                return False
+        return True
+
+    def __enter__(self) -> "SilentIndex":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        for connection in self.accepted:
+            connection.close()
+        self.server.close()
+
+
+def test_a_silent_index_is_cut_off_at_the_deadline(tmp_path):
+    """An index that accepts connections and never answers: uv is killed when the time is up."""
+    with SilentIndex() as index:
         started = time.monotonic()
         with pytest.raises(PackagingError) as error:
-            install(spec_for(tmp_path, "hello-dep\n"), tmp_path,
-                    {"UV_INDEX_URL": f"http://127.0.0.1:{server.getsockname()[1]}/simple", "UV_NO_CONFIG": "1"}, timeout_s=1.5)
+            install(spec_for(tmp_path, "hello-dep\n"), tmp_path, {"UV_INDEX_URL": index.url, "UV_NO_CONFIG": "1"}, timeout_s=1.5)
         assert time.monotonic() - started < 10
         assert "did not finish within 1.5 s" in str(error.value)
-    finally:
-        stop.set()
-        thread.join()
-        for connection in accepted:
-            connection.close()
-        server.close()
+
+
+def test_a_cancellation_stops_uv_at_once(tmp_path):
+    """The runner cancels the job while uv waits on the index: uv and its children are killed
+    within a fraction of wait-timeout, and Cancelled (not a packaging failure) says why."""
+    cancel = threading.Event()
+    with SilentIndex() as index:
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                dependencies.install(spec_for(tmp_path, "hello-dep\n"), {"PATH": os.environ["PATH"], "HOME": str(tmp_path),
+                                     "UV_INDEX_URL": index.url, "UV_NO_CONFIG": "1"}, tmp_path / "work",
+                                     default_cache=tmp_path / "cache", timeout_s=120, cancel=cancel)
+            except BaseException as exc:  # noqa: BLE001 - the test looks at it
+                failure.append(exc)
+
+        (tmp_path / "work").mkdir()
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        deadline = time.monotonic() + 30
+        while not index.accepted and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert index.accepted, "uv never asked the index"
+        cancel.set()
+        worker.join(timeout=5)
+        assert not worker.is_alive(), "uv was still waited on 5 s after the cancellation"
+        assert len(failure) == 1 and isinstance(failure[0], Cancelled), failure
+        assert "cancelled" in str(failure[0]) and "requirements.txt" in str(failure[0])
+        assert index.all_closed(timeout=5), "uv (or a child) still holds its connection to the index"
+
+
+def test_no_install_starts_after_a_cancellation(tmp_path):
+    cancel = threading.Event()
+    cancel.set()
+    with SilentIndex() as index:
+        (tmp_path / "work").mkdir()
+        with pytest.raises(Cancelled):
+            dependencies.install(spec_for(tmp_path, "hello-dep\n"), {"PATH": os.environ["PATH"], "UV_INDEX_URL": index.url},
+                                 tmp_path / "work", default_cache=tmp_path / "cache", timeout_s=60, cancel=cancel)
+        time.sleep(0.3)
+        assert index.accepted == []

@@ -7,12 +7,13 @@ runner (a web identity token, ~/.aws/credentials, a projected Azure token) or, i
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from faas_action.models import AwsOptions, AzureOptions, FunctionSpec, GitHubContext
-from faas_action.providers import aws, azure
+from faas_action.models import AwsOptions, AzureOptions, FunctionSpec, GcpOptions, GitHubContext
+from faas_action.providers import aws, azure, gcp
 from tests.fakes.azure_fake import RESOURCE_GROUP, SUBSCRIPTION, FakeAzure
 from tests.fakes.gcp_fake import gcp_fake  # noqa: F401 (fixture)
 
@@ -162,3 +163,35 @@ def test_one_environment_problem_is_one_error_however_many_functions_share_it(aw
     assert result.code == 1
     assert len(result.errors) == 1 and "AWS_PROFILE names profile 'ci'" in result.errors[0], result.errors
     assert lambda_proxy.requests == []
+
+
+# -- a file that is there but is not a regular file ---------------------------------------------------
+
+
+def test_a_credentials_file_that_is_a_fifo_or_a_directory_is_called_so_not_unseen(tmp_path):
+    """The file is there (a FIFO would block its reader): the message says what it is, not that
+    the container cannot see it."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    azure_spec = FunctionSpec(provider="azure", name="app", source=Path("."), package=None, github=GitHubContext(),
+                              options=AzureOptions(resource_group=RESOURCE_GROUP, subscription_id=SUBSCRIPTION))
+    gcp_spec = FunctionSpec(provider="gcp", name="fn", source=Path("."), package=None, github=GitHubContext(),
+                            options=GcpOptions(project="proj-1", region="us-central1"))
+    for path, kind in ((fifo, "a FIFO (named pipe), not a regular file"), (tmp_path, "a directory, not a regular file")):
+        checks = [
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", aws.check_environment(aws_spec(), {"AWS_ROLE_ARN": "r", "AWS_WEB_IDENTITY_TOKEN_FILE": str(path),
+                                                                                "HOME": str(tmp_path / "home")})),
+            ("AWS_SHARED_CREDENTIALS_FILE", aws.check_environment(aws_spec(), {"AWS_SHARED_CREDENTIALS_FILE": str(path),
+                                                                                "HOME": str(tmp_path / "home")})),
+            ("AZURE_FEDERATED_TOKEN_FILE", azure.check_environment(azure_spec, {"AZURE_FEDERATED_TOKEN_FILE": str(path)})),
+            ("GOOGLE_APPLICATION_CREDENTIALS", gcp.check_environment(gcp_spec, {"GOOGLE_APPLICATION_CREDENTIALS": str(path),
+                                                                                 "GITHUB_WORKSPACE": str(tmp_path)})),
+        ]
+        for variable, problems in checks:
+            assert len(problems) == 1, (variable, problems)
+            message = problems[0].message
+            assert f"{variable} names {path}, which is {kind}" in message, message
+            assert "cannot see" not in message and CONTAINER not in message, message
+    profile = aws.check_environment(aws_spec(), {"AWS_PROFILE": "ci", "AWS_SHARED_CREDENTIALS_FILE": str(fifo), **KEYS,
+                                                 "HOME": str(tmp_path / "home")})
+    assert f"{fifo} (a FIFO (named pipe), not a regular file)" in profile[0].message

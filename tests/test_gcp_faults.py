@@ -2,7 +2,8 @@
 connections are retried within wait-timeout (a create or update only when it was never sent),
 a refused endpoint is given up on after 30 s instead of being retried for all of wait-timeout
 (900 s by default), and each HTTP error the API answers becomes the action's error (403 with
-the roles needed, 401 credentials, 409 another deployment), retried only where that is safe."""
+the roles needed, 401 credentials, 409 another deployment), retried only where that is safe.
+The GitHub OIDC request behind workload identity federation is retried the same way."""
 
 from __future__ import annotations
 
@@ -140,3 +141,70 @@ def test_the_fake_takes_enum_names_or_numbers_and_refuses_unknown_fields(gcp_fak
     assert unknown.json()["error"]["message"] == (
         "Invalid JSON payload received. Unknown name \"entry_point\" at 'function.build_config': Cannot find field."
     )
+
+
+# -- the GitHub OIDC token behind workload identity federation (issue 10 item 9) -------------------
+
+
+def wif_spec_and_environ(gcp_env: Harness, tmp_path, wait_timeout: str = "900", **source):
+    """A workload identity file aimed at the fake (its OIDC endpoint, or `source` instead)."""
+    import json
+
+    from tests.test_gcp_provider import PROJECT, wif_file
+
+    path = wif_file(tmp_path / "gha-creds-1.json", gcp_env.fake)
+    if source:
+        info = json.loads(path.read_text())
+        info["credential_source"] = source
+        path.write_text(json.dumps(info))
+    spec = gcp_env.spec(project=None, gcp_access_token=None, wait_timeout=wait_timeout)
+    return spec, {"GOOGLE_APPLICATION_CREDENTIALS": str(path), "GCLOUD_PROJECT": PROJECT}
+
+
+def test_the_oidc_request_is_retried_on_the_clock_and_its_token_masked(gcp_env: Harness, tmp_path):
+    from tests.fakes.gcp_fake import OIDC_JWT, STS_TOKEN
+
+    gcp_env.seed()
+    gcp_env.fake.require_token = STS_TOKEN
+    gcp_env.fake.fail("GET", "/oidc", 503, "UNAVAILABLE", "try again", times=2)
+    gcp_env.fake.fail("GET", "/oidc", 429, "RESOURCE_EXHAUSTED", "slow down", times=1)
+    gcp_env.fake.drop("GET", "/oidc", times=1)
+    spec, environ = wif_spec_and_environ(gcp_env, tmp_path)
+    provider = gcp_env.connect(spec, environ)
+    assert provider.plan(spec, gcp_env.artifact(spec)).action == "none"
+    assert len(gcp_env.fake.calls(contains="/oidc")) == 5
+    assert len(gcp_env.clock.sleeps) == 4  # each retry waited, on the run's clock
+    assert OIDC_JWT in gcp_env.log.secrets and STS_TOKEN in gcp_env.log.secrets
+    assert not [line for line in gcp_env.log.lines if OIDC_JWT in line]
+
+
+def test_a_refused_oidc_request_is_not_retried(gcp_env: Harness, tmp_path):
+    gcp_env.fake.fail("GET", "/oidc", 403, "PERMISSION_DENIED", "id-token permission missing")
+    spec, environ = wif_spec_and_environ(gcp_env, tmp_path)
+    provider = gcp_env.connect(spec, environ)
+    with pytest.raises(CredentialsError) as caught:
+        provider.plan(spec, gcp_env.artifact(spec))
+    assert "HTTP 403" in str(caught.value) and "id-token permission missing" in str(caught.value)
+    assert len(gcp_env.fake.calls(contains="/oidc")) == 1 and gcp_env.clock.sleeps == []
+
+
+def test_an_oidc_endpoint_that_stays_down_ends_within_wait_timeout(gcp_env: Harness, tmp_path):
+    gcp_env.fake.fail("GET", "/oidc", 503, "UNAVAILABLE", "down", times=10_000)
+    spec, environ = wif_spec_and_environ(gcp_env, tmp_path, wait_timeout="60")
+    provider = gcp_env.connect(spec, environ)
+    with pytest.raises(CredentialsError) as caught:
+        provider.plan(spec, gcp_env.artifact(spec))
+    assert "GitHub OIDC token" in str(caught.value) and "did not finish within 60 s" in str(caught.value)
+    assert 3 < len(gcp_env.fake.calls(contains="/oidc")) < 40
+    assert gcp_env.clock.slept <= 60 + 1e-6
+
+
+def test_a_subject_token_file_that_is_a_fifo_is_refused_without_blocking(gcp_env: Harness, tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "token-fifo")
+    spec, environ = wif_spec_and_environ(gcp_env, tmp_path, file=str(tmp_path / "token-fifo"))
+    provider = gcp_env.connect(spec, environ)
+    with pytest.raises(CredentialsError) as caught:
+        provider.plan(spec, gcp_env.artifact(spec))
+    assert "is a FIFO (named pipe), not a regular file" in str(caught.value)

@@ -683,13 +683,6 @@ def test_a_clean_source_gets_no_secret_warning(aws_action, workspace, lambda_pro
     assert not [ln for ln in result.stdout.splitlines() if ln.startswith("::warning")]
 
 
-ISSUE_9_GCP = ("issue 10 item 9: 'The GitHub OIDC token request has no timeout and no retries (GitHub's own toolkit retries "
-               "it): give it both.' On GCP the request is made by google-auth from the workload identity file "
-               "(credential_source.url is the runner's token URL): it has the wait-timeout as its timeout, but a 503 "
-               "fails the run at once ('Unable to retrieve Identity Pool subject token'); Runner.id_token's retries "
-               "serve Azure only")
-
-
 def wif_credentials(path: Path, token_url: str, sts_url: str) -> Path:
     """What google-github-actions/auth writes for workload identity federation."""
     path.write_text(json.dumps({
@@ -705,7 +698,7 @@ def wif_credentials(path: Path, token_url: str, sts_url: str) -> Path:
 
 @pytest.mark.parametrize("failures", [
     0,
-    pytest.param(2, marks=pytest.mark.xfail(strict=True, reason=ISSUE_9_GCP)),
+    2,
 ])
 def test_the_oidc_request_behind_gcp_workload_identity_is_retried(action, workspace, gcp_fake, failures):
     from tests.fakes.gcp_fake import STS_TOKEN
@@ -761,17 +754,11 @@ def test_deep_json_in_the_smoke_test_is_a_clear_failure(aws_action, workspace, l
     assert "smoke" in result.errors[0]
 
 
-ISSUE_7_CREDENTIALS = ("issue 10, 'Hangs', item 7: 'A `config` path that is a FIFO or any non-regular file blocks forever: "
-                       "refuse it.' The same holds for the GCP credentials file: providers/gcp/session._credentials_info "
-                       "open()s GOOGLE_APPLICATION_CREDENTIALS and json.load()s it without userfiles' regular-file check, so "
-                       "a FIFO there blocks the run past any wait-timeout (the AWS and Azure credential files are refused)")
-
-
 @pytest.mark.parametrize(("provider", "variable"), [
     ("aws", "AWS_SHARED_CREDENTIALS_FILE"),
     ("aws", "AWS_WEB_IDENTITY_TOKEN_FILE"),
     ("azure", "AZURE_FEDERATED_TOKEN_FILE"),
-    pytest.param("gcp", "GOOGLE_APPLICATION_CREDENTIALS", marks=pytest.mark.xfail(strict=True, reason=ISSUE_7_CREDENTIALS)),
+    ("gcp", "GOOGLE_APPLICATION_CREDENTIALS"),
 ])
 def test_a_credentials_file_that_is_a_fifo_is_refused_without_blocking(action, workspace, provider, variable):
     import subprocess

@@ -545,15 +545,6 @@ def test_benchmarks_report_the_many_functions_figures_with_their_command():
     assert "bench/" in text or "make bench" in text
 
 
-ISSUE_11_CANCEL_INSTALL = (
-    "issue 11: 'Cancellation (SIGINT/SIGTERM from the runner) stops starting new functions, lets the running ones reach a "
-    "safe point, and still writes the outputs.' A signal that arrives while a function's dependencies install (issue 15) "
-    "is ignored until uv ends: main._dependencies_installed waits on dependencies.install for up to wait-timeout (uv runs "
-    "in its own session and nothing watches the cancel event), then the next functions' installs still run; the runner "
-    "kills the container seconds after its signal, so the outputs are never written")
-
-
-@pytest.mark.xfail(strict=True, reason=ISSUE_11_CANCEL_INSTALL)
 def test_cancellation_during_a_dependency_install_ends_the_run_promptly(aws_action, workspace, aws_role, lambda_proxy):
     from tests.fakes.network import Blackhole
 

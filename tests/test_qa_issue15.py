@@ -194,13 +194,6 @@ def test_the_package_is_the_same_whatever_the_cache_and_the_installer_settings(a
     assert len(lambda_proxy.writes()) == writes, "a redeploy with nothing changed wrote"
 
 
-ISSUE_15_SYMLINK = ("issue 15: 'The same dependency file and the same source give a byte-identical package on every run and "
-                    "every runner ... whatever the image's own installer settings'; with UV_LINK_MODE=symlink (a uv setting "
-                    "a runner may carry) uv installs symlinks into its cache, and dependencies.installer_environment passes "
-                    "it on: the packager then refuses them as symlinks leaving the directory")
-
-
-@pytest.mark.xfail(strict=True, reason=ISSUE_15_SYMLINK)
 def test_a_symlink_link_mode_in_the_environment_gives_the_same_package(aws_action, workspace, function_name, aws_role,
                                                                        lambda_proxy, package_index):
     write_app(workspace)

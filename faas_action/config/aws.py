@@ -193,8 +193,9 @@ def _aws_cors(f: Fields) -> dict[str, Any] | None:
 
         try:
             value = yamlsafe.load(value)
-        except yamlsafe.YamlError:
-            value = None
+        except yamlsafe.YamlError as exc:  # a duplicate key, a syntax error: say which
+            f.problem("function-url-cors", f"is not a valid mapping: {exc}")
+            return None
     if not isinstance(value, dict):
         f.problem("function-url-cors", "expected a mapping in Lambda's Cors shape, e.g. AllowOrigins: ['https://example.com']")
         return None

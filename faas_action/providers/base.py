@@ -10,6 +10,7 @@ Must not: import any cloud SDK, read os.environ, or print workflow commands.
 from __future__ import annotations
 
 import errno
+import os
 import random
 import threading
 import time
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Protocol, TypeVar
 
+from .. import userfiles
 from ..errors import Cancelled, DeadlineError, ProviderError
 from ..models import Artifact, DeployResult, FunctionSpec, GitHubContext, Plan
 
@@ -184,6 +186,19 @@ CONTAINER_NOTE = (
     "a container action sees only the workspace and the job's environment, not the runner's own "
     "files (self-hosted and Kubernetes runners keep such files outside the action's container)"
 )
+
+
+def unusable_file(variable: str, path: str, instead: str) -> str | None:
+    """Why the credentials or token file that `variable` names cannot be used, ending with what
+    to do `instead`; None when it is a regular file. A path that is not there is one this
+    container cannot see; a FIFO, a directory or a device is there but is no file to read (a
+    FIFO would block the reader). Looks at the path only, opens nothing."""
+    if os.path.isfile(path):
+        return None
+    kind = userfiles.special_kind(path)
+    if kind:
+        return f"{variable} names {path}, which is {kind}, not a regular file: {instead}"
+    return f"{variable} names {path}, which this container cannot see: {CONTAINER_NOTE}; {instead}"
 
 
 # -- one retry loop for every provider ------------------------------------------------------------

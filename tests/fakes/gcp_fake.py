@@ -586,6 +586,9 @@ class FakeGcp:
 
     # -- workload identity federation -----------------------------------------------------------
     def _oidc(self, req: Recorded) -> tuple[int, Any, dict[str, str]]:
+        """The runner's OIDC endpoint (ACTIONS_ID_TOKEN_REQUEST_URL); `fail("GET", "/oidc", ...)` scripts its errors."""
+        if (failure := self._take_failure(req.method, req.path)) is not None:
+            raise failure
         if req.headers.get("authorization") != f"Bearer {self.oidc_request_token}":
             raise ApiError(401, "UNAUTHENTICATED", "bad runner request token")
         if not req.query.get("audience"):

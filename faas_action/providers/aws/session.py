@@ -22,7 +22,8 @@ from botocore.config import Config
 
 from ...errors import CredentialsError, Problem
 from ...models import FunctionSpec
-from ..base import CONTAINER_NOTE, RunContext
+from ... import userfiles
+from ..base import CONTAINER_NOTE, RunContext, unusable_file
 from .client import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 from .limits import options_of
 from .provider import LambdaProvider
@@ -69,20 +70,27 @@ def check_environment(spec: FunctionSpec, environ: Mapping[str, str]) -> list[Pr
         except botocore.exceptions.BotoCoreError as exc:
             return [Problem("", f"{variable} is {profile}, but the AWS config files cannot be read: {exc}")]
         if profile not in known:
-            looked = ", ".join(f"{path} ({'exists' if os.path.isfile(path) else 'not there'})" for path in (credentials_file, config_file))
+            looked = ", ".join(f"{path} ({_what_is_at(path)})" for path in (credentials_file, config_file))
             return [Problem("", f"{variable} names profile {profile!r}, which is in none of {looked}: {CONTAINER_NOTE}; {OIDC_INSTEAD}")]
     if has_keys:
         return []  # the environment's keys come first: no file is read
     token_file = environ.get("AWS_WEB_IDENTITY_TOKEN_FILE")
     if token_file and environ.get("AWS_ROLE_ARN"):
-        if not os.path.isfile(token_file):
-            return [Problem("", f"AWS_WEB_IDENTITY_TOKEN_FILE names {token_file}, which this container cannot see: {CONTAINER_NOTE}; {OIDC_INSTEAD}")]
-        return []
+        problem = unusable_file("AWS_WEB_IDENTITY_TOKEN_FILE", token_file, OIDC_INSTEAD)
+        return [Problem("", problem)] if problem else []
     shared = environ.get("AWS_SHARED_CREDENTIALS_FILE")
     container_credentials = environ.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") or environ.get("AWS_CONTAINER_CREDENTIALS_FULL_URI")
-    if shared and not os.path.isfile(shared) and not container_credentials and not os.path.isfile(config_file):
-        return [Problem("", f"AWS_SHARED_CREDENTIALS_FILE names {shared}, which this container cannot see: {CONTAINER_NOTE}; {OIDC_INSTEAD}")]
+    if shared and not container_credentials and not os.path.isfile(config_file):
+        problem = unusable_file("AWS_SHARED_CREDENTIALS_FILE", shared, OIDC_INSTEAD)
+        return [Problem("", problem)] if problem else []
     return []
+
+
+def _what_is_at(path: str) -> str:
+    if os.path.isfile(path):
+        return "exists"
+    kind = userfiles.special_kind(path)
+    return f"{kind}, not a regular file" if kind else "not there"
 
 
 def _profiles(credentials_file: str, config_file: str) -> set[str]:

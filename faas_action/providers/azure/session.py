@@ -13,14 +13,13 @@ must).
 
 from __future__ import annotations
 
-import os
 from typing import Any, Mapping
 
 from azure.core.credentials import AccessToken
 
 from ...errors import CredentialsError, Problem
 from ...models import AzureOptions, FunctionSpec
-from ..base import CONTAINER_NOTE, RunContext
+from ..base import RunContext, unusable_file
 from .calls import AUTH_HINT
 from .provider import AzureFunctions
 
@@ -33,9 +32,10 @@ def check_environment(spec: FunctionSpec, environ: Mapping[str, str]) -> list[Pr
     options = spec.options
     assert isinstance(options, AzureOptions)
     token_file = environ.get("AZURE_FEDERATED_TOKEN_FILE")
-    if not token_file or os.path.isfile(token_file) or not _uses_token_file(options, environ):
+    if not token_file or not _uses_token_file(options, environ):
         return []
-    return [Problem("", _missing_token_file(token_file))]
+    problem = _token_file_problem(token_file)
+    return [Problem("", problem)] if problem else []
 
 
 def _uses_token_file(options: AzureOptions, environ: Mapping[str, str]) -> bool:
@@ -46,12 +46,12 @@ def _uses_token_file(options: AzureOptions, environ: Mapping[str, str]) -> bool:
     return not (options.access_token or (oidc and (client or tenant)) or secret)
 
 
-def _missing_token_file(token_file: str) -> str:
-    return (
-        f"AZURE_FEDERATED_TOKEN_FILE names {token_file}, which this container cannot see: {CONTAINER_NOTE}; "
+def _token_file_problem(token_file: str) -> str | None:
+    """Why AZURE_FEDERATED_TOKEN_FILE cannot be used (not there, or not a regular file); None when it can."""
+    return unusable_file("AZURE_FEDERATED_TOKEN_FILE", token_file, (
         "use GitHub OIDC instead (a federated credential for this repository on the app registration, "
         "`permissions: id-token: write`, client-id and tenant-id), or pass azure-access-token"
-    )
+    ))
 
 
 def connect(spec: FunctionSpec, ctx: RunContext) -> AzureFunctions:
@@ -106,8 +106,9 @@ def choose_credential(options: AzureOptions, ctx: RunContext) -> tuple[str, Any]
             tenant, client, secret, **authority
         )
     token_file = environ.get("AZURE_FEDERATED_TOKEN_FILE")
-    if token_file and not os.path.isfile(token_file):  # DefaultAzureCredential would try it too
-        raise CredentialsError(_missing_token_file(token_file))
+    problem = _token_file_problem(token_file) if token_file else None
+    if problem:  # DefaultAzureCredential would try it too
+        raise CredentialsError(problem)
     if token_file and client and tenant:
         from azure.identity import WorkloadIdentityCredential
 

@@ -7,6 +7,7 @@ the few calls this provider makes are plain JSON, in the REST API's own shape.
 
 Split along its seams:
 - `session`: credentials, project, the authorized session (`check_environment`, `connect`);
+  `subject_token`: the GitHub OIDC token behind workload identity federation (timeout, retries);
 - `limits`: size limits and refused combinations, checked before any call (`check`);
 - `client`: bounded REST calls (deadline, retries on the injected clock, HTTP errors mapped to the
   action's errors, the access token masked);
