@@ -8,7 +8,6 @@ Must not: touch the network, print, or import a provider SDK.
 from __future__ import annotations
 
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -531,10 +530,8 @@ def _code_location(f: _Fields, workspace: Path, defaults: Mapping[str, str]) -> 
             return None, None
         if not path.is_file():
             f.problem("package", f"{package_value!r} does not exist or is not a file")
-        elif not zipfile.is_zipfile(path):
-            f.problem("package", f"{package_value!r} is not a zip archive")
         else:
-            return None, path
+            return None, path  # package.describe checks that it is a zip that can be deployed
         return None, None
     path = _inside(f, "source", source_value, workspace)
     if path is None:

@@ -70,6 +70,8 @@ def _run(runner: Runner, environ: Mapping[str, str], clock: Clock, started: floa
         except InputError as exc:
             problems.extend(exc.problems)
             continue
+        for warning in artifact.warnings:
+            runner.warning(warning, title=f"faas-action: {spec.name}")
         jobs.append(Job(spec, artifact, module))
         problems.extend(module.check(spec, artifact))
     if problems:

@@ -125,7 +125,8 @@ class FunctionSpec:
 
 @dataclass(frozen=True)
 class Artifact:
-    """A zip ready to upload. `sha256` is base64 of the SHA-256 of the zip, as Lambda's CodeSha256."""
+    """A zip ready to upload. `sha256` is base64 of the SHA-256 of the zip, as Lambda's CodeSha256.
+    `warnings`: what the user should hear about the package (files that likely hold secrets)."""
 
     path: Path
     size: int
@@ -133,6 +134,7 @@ class Artifact:
     sha256_hex: str
     unzipped_size: int
     file_count: int
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
