@@ -228,7 +228,7 @@ def test_store_or_deflate_decision(name):
     assert method == expected
     if method == codec.STORED:
         assert out is data
-        assert len(deflate.deflate_compress(data, 12)) >= len(data) * (1 - codec.PROBE_SAVING) or len(data) < 4, "deflate would have shrunk it"
+        assert len(deflate.deflate_compress(data, 1)) >= len(data), "deflate would have shrunk it"
     else:
         assert zlib.decompress(bytes(out), -15) == data and len(out) < len(data)
     # The streamed path (files over HOLD_LIMIT) decides from the same probe.

@@ -6,21 +6,25 @@ memory is deflated in.
 Must not: read files, lay out zip headers, or depend on threads or worker counts: every decision
 here is a pure function of a file's bytes (and of the codec, which the product fixes).
 
-The decision for a file held whole (up to HOLD_LIMIT bytes), `pack`:
+The decision for a file held whole (up to HOLD_LIMIT bytes), `pack`, a pure function of its bytes:
 - empty: stored (deflate would add two bytes);
-- text (its first TEXT_SAMPLE bytes are ASCII): deflated, no probe;
-- anything else is probed: libdeflate level 1 over windows of the file (all of it up to
-  2 * PROBE_WINDOW, else windows of PROBE_WINDOW spread evenly over at least 1/PROBE_COVERAGE
-  of it, see `probe_windows`); if that saves less than PROBE_SAVING, the file is stored without
-  being deflated;
-- otherwise deflated with the codec, and still stored if that did not make it smaller (Info-ZIP's
-  rule).
-A window is twice deflate's reach (32 KiB), so blocks repeated anywhere within that reach show
-in it, however far apart inside it; the old probe, three 1 KiB slices, missed them and stored
-files that deflate to half their size.
-A file over HOLD_LIMIT is probed the same way (`stream_method`) and, if deflated, deflated in
-CHUNK segments: each a deflate stream of its own ended by a full flush, so that segments can be
-made in any order on any thread and concatenated (pigz's layout).
+- text (its first TEXT_SAMPLE bytes are ASCII): deflated with the codec, no probe;
+- anything else: libdeflate level 1 over windows of the file (see `probe_windows`; the whole file
+  up to two windows) tells whether it is clearly compressible (it saves CLEAR or more there):
+  then it is deflated with the codec. If not, level 1 deflates the whole file (the windows'
+  result, when they were the whole file): the file is stored if that does not make it smaller at
+  all, and otherwise stored deflated at level 1 (on data this incompressible, higher levels find
+  nothing more: its few matches are long repeats);
+- a file deflated with the codec is still stored if that did not make it smaller (Info-ZIP's rule).
+So a file is stored only when deflate, run over all of it, does not shrink it: a sample decides
+nothing but which level to spend. The old probe, three 1 KiB slices, could not see blocks
+repeated a few KiB apart and stored files that deflate to half their size; a window of 64 KiB
+can, but redundancy that comes in clusters (blocks copied twice from the same distant place) can
+fall between windows, which is why the windows never decide to store.
+A file over HOLD_LIMIT is decided the same way (`stream_method`), level 1 running over its CHUNKs
+one by one when the windows are not clear; if deflated, it is deflated in CHUNK segments: each a
+deflate stream of its own ended by a full flush, so that segments can be made in any order on any
+thread and concatenated (pigz's layout).
 
 Why libdeflate level 5: measured on the three benchmark trees (docs/benchmarks.md), it is the
 cheapest level whose archives stay under Info-ZIP's (zlib level 6) on real code: level 4 makes
@@ -52,7 +56,7 @@ TEXT_SAMPLE = 4 << 10
 PROBE_WINDOW = 64 << 10
 PROBE_COVERAGE = 8
 PROBE_LEVEL = 1
-PROBE_SAVING = 0.01
+CLEAR = 0.10  # windows that level 1 shrinks by this much: deflate with the codec, no whole-file probe
 
 FINAL_BLOCK = b"\x03\x00"  # an empty final block (fixed Huffman codes): ends a chunked stream
 
@@ -95,37 +99,48 @@ def probe_windows(size: int) -> list[tuple[int, int]]:
     return [(index * step, PROBE_WINDOW) for index in range(count - 1)] + [(size - PROBE_WINDOW, PROBE_WINDOW)]
 
 
-def looks_incompressible(windows: Sequence[Buffer]) -> bool:
-    """True when libdeflate level 1 saves less than PROBE_SAVING over all the windows."""
+def saving(windows: Sequence[Buffer]) -> float:
+    """The share of bytes that libdeflate level 1 saves over `windows`, each deflated alone."""
     total = sum(len(window) for window in windows)
     if not total:
-        return True
-    packed = sum(len(deflate.deflate_compress(window, PROBE_LEVEL)) for window in windows)
-    return packed > total * (1 - PROBE_SAVING)
+        return 0.0
+    return 1 - sum(len(deflate.deflate_compress(window, PROBE_LEVEL)) for window in windows) / total
 
 
 def pack(data: Buffer, codec: Codec) -> tuple[int, Buffer]:
     """The method and stored bytes of a file held whole (see the module's docstring)."""
-    if not data:
+    size = len(data)
+    if not size:
         return STORED, data
     if not is_text(data):
-        view = memoryview(data)
-        if looks_incompressible([view[offset : offset + length] for offset, length in probe_windows(len(data))]):
-            return STORED, data
+        windows = probe_windows(size)
+        if len(windows) > 1:
+            view = memoryview(data)
+            clear = saving([view[offset : offset + length] for offset, length in windows]) >= CLEAR
+            level1 = None if clear else deflate.deflate_compress(data, PROBE_LEVEL)
+        else:
+            level1 = deflate.deflate_compress(data, PROBE_LEVEL)
+            level1 = None if len(level1) <= size * (1 - CLEAR) else level1
+        if level1 is not None:
+            return (STORED, data) if len(level1) >= size else (DEFLATED, level1)
     out = codec.compress(data)
-    if len(out) >= len(data):
+    if len(out) >= size:
         return STORED, data
     return DEFLATED, out
 
 
 def stream_method(size: int, read_at: Callable[[int, int], bytes]) -> int:
-    """The method of a file over HOLD_LIMIT, from the same probe; `read_at(offset, length)`
-    reads its bytes. Deflated unless empty or the probe says deflate would not shrink it."""
+    """The method of a file over HOLD_LIMIT, decided as `pack` decides; `read_at(offset, length)`
+    reads its bytes. Deflated if it is text or clearly compressible in the windows, else if level
+    1 over its CHUNKs, one at a time, makes it smaller."""
     if not size:
         return STORED
     if is_text(read_at(0, TEXT_SAMPLE)):
         return DEFLATED
-    return STORED if looks_incompressible([read_at(offset, length) for offset, length in probe_windows(size)]) else DEFLATED
+    if saving([read_at(offset, length) for offset, length in probe_windows(size)]) >= CLEAR:
+        return DEFLATED
+    packed = sum(len(deflate.deflate_compress(read_at(offset, CHUNK), PROBE_LEVEL)) for offset in range(0, size, CHUNK))
+    return DEFLATED if packed < size else STORED
 
 
 def deflate_chunk(compressobj: Callable[[], Any], data: Buffer) -> bytes:

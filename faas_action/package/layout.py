@@ -210,38 +210,38 @@ def write_all(fd: int, buffers: list[Buffer]) -> None:
 
 
 def write_zip_simple(entries: Iterable[Entry], destination: Path, compressor: codec.Codec = codec.ZLIB) -> None:
-    """The reference writer: zipfile, one thread, the same store-or-deflate decision (with
-    `compressor`'s output for a file held whole); a file over HOLD_LIMIT is deflated in CHUNK
-    segments as `write_zip` deflates it. Defaults to zlib level 6, zipfile's own compressor."""
+    """The reference writer: zipfile lays out every header; the store-or-deflate decision and
+    the deflated bytes are codec.pack's (for a file held whole) or `compressor`'s CHUNK segments
+    (for a bigger one), as in `write_zip`. Defaults to zlib level 6, zipfile's own compressor."""
     with zipfile.ZipFile(destination, "w", strict_timestamps=False) as archive:
         for entry in entries:
             with open(entry.fspath, "rb") as handle:
                 size = os.fstat(handle.fileno()).st_size
                 if size <= codec.HOLD_LIMIT:
-                    method, _ = codec.pack(handle.read(), compressor)
+                    method, packed = codec.pack(handle.read(), compressor)
                     handle.seek(0)
+                    replacement: Any = _Packed(packed)
                 else:
                     method = codec.stream_method(size, lambda offset, length: os.pread(handle.fileno(), length, offset))
+                    replacement = codec.ChunkedCompressor(compressor)
                 info = zip_info(entry, method)
                 info.file_size = entry.size  # zipfile picks zip64 from this, as zip64() does
                 with archive.open(info, "w", force_zip64=zip64(entry)) as out:
                     if method == zipfile.ZIP_DEFLATED:
                         assert out._compressor is not None  # zipfile's own zlib compressor, replaced
-                        out._compressor = _WholeCompressor(compressor) if size <= codec.HOLD_LIMIT else codec.ChunkedCompressor(compressor)
+                        out._compressor = replacement
                     while chunk := handle.read(codec.CHUNK):
                         out.write(chunk)
 
 
-class _WholeCompressor:
-    """zipfile's compressor interface over a codec that deflates a whole file in one call."""
+class _Packed:
+    """zipfile's compressor interface giving bytes that codec.pack already deflated."""
 
-    def __init__(self, compressor: codec.Codec) -> None:
-        self.compressor = compressor
-        self.pending = bytearray()
+    def __init__(self, packed: Buffer) -> None:
+        self.packed = packed
 
     def compress(self, data: bytes) -> bytes:
-        self.pending += data
         return b""
 
     def flush(self) -> bytes:
-        return bytes(self.compressor.compress(bytes(self.pending)))
+        return bytes(self.packed)
