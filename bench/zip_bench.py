@@ -117,14 +117,14 @@ def measure(trees: list[Tree], rounds: int, workers: int, log: Callable[[str], N
     for tree in trees:
         izs, izb = tree.times["Info-ZIP"].median, tree.sizes.get("Info-ZIP")
         one, many = tree.times[ours[0]].median, tree.times[ours[1]].median
-        size = tree.sizes.get(ours[1])
+        size_one, size = tree.sizes.get(ours[0]), tree.sizes.get(ours[1])
         same = all(len(d) == 1 for d in tree.digests.values()) and len(set().union(*tree.digests.values())) == 1
         all_same &= same
         rows.append([
             tree.name, f"{tree.files:,}", f"{tree.bytes / 1e6:.1f}",
             fmt(izs, 2), fmt(izb / 1e6 if izb else None, 2),
-            fmt(one, 2), fmt(many, 2), fmt(size / 1e6 if size else None, 2),
-            ratio(size, izb, 3) if size and izb else "-",
+            fmt(one, 2), fmt(size_one / 1e6 if size_one else None, 2), fmt(many, 2), fmt(size / 1e6 if size else None, 2),
+            ratio(max(size or 0, size_one or 0), izb, 3) if size and izb else "-",
             ratio(izs, one) if one else "-", ratio(izs, many) if many else "-",
             "**yes**" if same else "**NO**",
         ])
@@ -133,7 +133,7 @@ def measure(trees: list[Tree], rounds: int, workers: int, log: Callable[[str], N
             old.unlink()
     failed = [f"- {tree.name}, {name}: {len(s.failures)} failed round(s), first: {s.failures[0]}"
               for tree in trees for name, s in tree.times.items() if s.failures]
-    headers = ["tree", "files", "MB", "Info-ZIP s", "Info-ZIP MB", "ours 1 worker s", f"ours {workers} workers s", "ours MB",
+    headers = ["tree", "files", "MB", "Info-ZIP s", "Info-ZIP MB", "ours 1 worker s", "ours 1 worker MB", f"ours {workers} workers s", f"ours {workers} workers MB",
                "size vs Info-ZIP", "speed vs Info-ZIP, 1 worker", f"speed vs Info-ZIP, {workers} workers", f"same bytes, 1 and {workers} workers, every round"]
     return "\n".join([
         table(headers, rows),

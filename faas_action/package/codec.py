@@ -8,21 +8,22 @@ here is a pure function of a file's bytes (and of the codec, which the product f
 
 The decision for a file held whole (up to HOLD_LIMIT bytes), `pack`, a pure function of its bytes:
 - empty: stored (deflate would add two bytes);
-- text (its first TEXT_SAMPLE bytes are ASCII): deflated with the codec, no probe;
-- anything else: libdeflate level 1 over windows of the file (see `probe_windows`; the whole file
-  up to two windows) tells whether it is clearly compressible (it saves CLEAR or more there):
-  then it is deflated with the codec. If not, level 1 deflates the whole file (the windows'
-  result, when they were the whole file): the file is stored if that does not make it smaller at
-  all, and otherwise stored deflated at level 1 (on data this incompressible, higher levels find
-  nothing more: its few matches are long repeats);
-- a file deflated with the codec is still stored if that did not make it smaller (Info-ZIP's rule).
-So a file is stored only when deflate, run over all of it, does not shrink it: a sample decides
-nothing but which level to spend. The old probe, three 1 KiB slices, could not see blocks
-repeated a few KiB apart and stored files that deflate to half their size; a window of 64 KiB
-can, but redundancy that comes in clusters (blocks copied twice from the same distant place) can
-fall between windows, which is why the windows never decide to store.
-A file over HOLD_LIMIT is decided the same way (`stream_method`), level 1 running over its CHUNKs
-one by one when the windows are not clear; if deflated, it is deflated in CHUNK segments: each a
+- text (its first TEXT_SAMPLE bytes are ASCII or UTF-8): deflated with the codec;
+- a small binary (up to two PROBE_WINDOWs): libdeflate level 1 over all of it; kept if that
+  saves less than CLEAR, or if the codec's level finds no more than level 1 in its first window
+  (`repeats_only`: long repeats of random bytes, where every level finds the same); else the codec;
+- a bigger binary: level 1 over windows spread over it (`probe_windows`); if they save CLEAR or
+  more, it is deflated (at level 1 if `repeats_only` on the middle window, else with the codec).
+  If not, ISA-L level 3 runs over all of it (`cannot_shrink`, three times as fast as libdeflate on
+  such data): stored if that does not make it smaller, else deflated at level 1;
+- whatever deflated it, a file is stored if that did not make it smaller (Info-ZIP's rule).
+So a file is stored only when deflate, run over all of it, does not shrink it: the windows never
+decide to store, only which level to spend. The old probe, three 1 KiB slices, could not see blocks
+repeated a few KiB apart and stored files that deflate to half their size; a window of 64 KiB sees
+repeats within deflate's reach (32 KiB), but redundancy that comes in clusters (blocks copied
+twice from the same distant place) can fall between windows.
+A file over HOLD_LIMIT is decided the same way (`stream_method`, ISA-L running over its CHUNKs
+one by one when the windows are not clear); if deflated, it is deflated in CHUNK segments: each a
 deflate stream of its own ended by a full flush, so that segments can be made in any order on any
 thread and concatenated (pigz's layout).
 
@@ -30,14 +31,18 @@ Why libdeflate level 5: measured on the three benchmark trees (docs/benchmarks.m
 cheapest level whose archives stay under Info-ZIP's (zlib level 6) on real code: level 4 makes
 Python source 3% and JSON 6% bigger than zlib 6 does, level 5 1% and 4%, which the 52 bytes per
 entry that our headers save over Info-ZIP's more than pay for; level 6 costs 15% more time for
-1% less. libdeflate's output depends only on its input, level and version (pinned by uv.lock),
-not on the CPU it runs on or on what ran before: the no-op detection compares hashes of archives
-built on different runners. ISA-L is faster but dispatches to different code per CPU feature
-set, and its level 2 was seen to deflate one input two ways in one process.
+1% less. Every byte written comes from libdeflate (or zlib, for the segments of files over
+HOLD_LIMIT), whose output depends only on its input, level and version (pinned by uv.lock), not
+on the CPU it runs on or on what ran before: the no-op detection compares hashes of archives built
+on different runners. ISA-L's output does depend on the CPU: its level 3 dispatches to a different
+match finder on AVX2 and on AVX-512 machines (igzip_multibinary.asm); so ISA-L only ever answers
+"can deflate shrink this at all", where a difference of a few bytes between CPUs cannot change the
+answer unless the file sits within those bytes of its own size.
 """
 
 from __future__ import annotations
 
+import codecs
 import functools
 import zipfile
 import zlib
@@ -45,6 +50,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence, Union
 
 import deflate
+from isal import isal_zlib
 
 Buffer = Union[bytes, bytearray, memoryview]
 
@@ -57,6 +63,7 @@ PROBE_WINDOW = 64 << 10
 PROBE_COVERAGE = 8
 PROBE_LEVEL = 1
 CLEAR = 0.10  # windows that level 1 shrinks by this much: deflate with the codec, no whole-file probe
+LEVEL_GAIN = 0.02  # less than this gained by LEVEL over level 1 on a window: level 1 for the file
 
 FINAL_BLOCK = b"\x03\x00"  # an empty final block (fixed Huffman codes): ends a chunked stream
 
@@ -83,9 +90,17 @@ DEFAULT = Codec(
 ZLIB = Codec("zlib level 6", functools.partial(zlib.compress, level=6, wbits=-15), _ZLIB6_OBJ)
 
 
-def is_text(head: Buffer) -> bool:
-    """Text is deflated without a probe: ASCII in its first TEXT_SAMPLE bytes."""
-    return bytes(head[:TEXT_SAMPLE]).isascii()
+def is_text(data: Buffer) -> bool:
+    """Text is deflated without a probe: its first TEXT_SAMPLE bytes are ASCII, or UTF-8 (a
+    character cut at the end of the sample allowed)."""
+    head = bytes(data[:TEXT_SAMPLE])
+    if head.isascii():
+        return True
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def probe_windows(size: int) -> list[tuple[int, int]]:
@@ -107,26 +122,47 @@ def saving(windows: Sequence[Buffer]) -> float:
     return 1 - sum(len(deflate.deflate_compress(window, PROBE_LEVEL)) for window in windows) / total
 
 
+def repeats_only(window: Buffer) -> bool:
+    """True when the codec's level finds no more in `window` than level 1 (within LEVEL_GAIN):
+    data whose redundancy is long repeats of otherwise random bytes, where level 1 is as good as
+    any level and several times faster. Code and text gain 5-10% from the higher level."""
+    return len(deflate.deflate_compress(window, LEVEL)) > len(deflate.deflate_compress(window, PROBE_LEVEL)) * (1 - LEVEL_GAIN)
+
+
+def cannot_shrink(data: Buffer) -> bool:
+    """Whether deflate, run over all of `data`, fails to make it smaller: ISA-L level 3 answers
+    at 400-600 MB/s, three times as fast as libdeflate level 1 on such data. Its bytes are never
+    written (they may differ between CPU generations); its size only decides, and a file that
+    it shrinks is deflated by libdeflate."""
+    return len(isal_zlib.compress(data, 3, -15)) >= len(data)
+
+
 def pack(data: Buffer, codec: Codec) -> tuple[int, Buffer]:
     """The method and stored bytes of a file held whole (see the module's docstring)."""
     size = len(data)
     if not size:
         return STORED, data
-    if not is_text(data):
-        windows = probe_windows(size)
-        if len(windows) > 1:
-            view = memoryview(data)
-            clear = saving([view[offset : offset + length] for offset, length in windows]) >= CLEAR
-            level1 = None if clear else deflate.deflate_compress(data, PROBE_LEVEL)
-        else:
-            level1 = deflate.deflate_compress(data, PROBE_LEVEL)
-            level1 = None if len(level1) <= size * (1 - CLEAR) else level1
-        if level1 is not None:
-            return (STORED, data) if len(level1) >= size else (DEFLATED, level1)
-    out = codec.compress(data)
-    if len(out) >= size:
+    if is_text(data):
+        return _smaller(data, codec.compress(data))
+    view = memoryview(data)
+    if size <= 2 * PROBE_WINDOW:  # small: level 1 over all of it is the probe
+        level1 = deflate.deflate_compress(data, PROBE_LEVEL)
+        if len(level1) > size * (1 - CLEAR) or repeats_only(view[:PROBE_WINDOW]):
+            return _smaller(data, level1)  # little to gain, or only long repeats: level 1 gets it
+        return _smaller(data, codec.compress(data))
+    sample = [view[offset : offset + length] for offset, length in probe_windows(size)]
+    if saving(sample) >= CLEAR:  # clearly compressible: which level is worth it?
+        if repeats_only(sample[len(sample) // 2]):
+            return _smaller(data, deflate.deflate_compress(data, PROBE_LEVEL))
+        return _smaller(data, codec.compress(data))
+    if cannot_shrink(data):
         return STORED, data
-    return DEFLATED, out
+    return _smaller(data, deflate.deflate_compress(data, PROBE_LEVEL))
+
+
+def _smaller(data: Buffer, packed: Buffer) -> tuple[int, Buffer]:
+    """Info-ZIP's rule: deflated only if that made it smaller."""
+    return (DEFLATED, packed) if len(packed) < len(data) else (STORED, data)
 
 
 def stream_method(size: int, read_at: Callable[[int, int], bytes]) -> int:
@@ -139,8 +175,7 @@ def stream_method(size: int, read_at: Callable[[int, int], bytes]) -> int:
         return DEFLATED
     if saving([read_at(offset, length) for offset, length in probe_windows(size)]) >= CLEAR:
         return DEFLATED
-    packed = sum(len(deflate.deflate_compress(read_at(offset, CHUNK), PROBE_LEVEL)) for offset in range(0, size, CHUNK))
-    return DEFLATED if packed < size else STORED
+    return STORED if all(cannot_shrink(read_at(offset, CHUNK)) for offset in range(0, size, CHUNK)) else DEFLATED
 
 
 def deflate_chunk(compressobj: Callable[[], Any], data: Buffer) -> bytes:

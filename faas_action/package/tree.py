@@ -16,7 +16,6 @@ import heapq
 import os
 import stat
 from dataclasses import dataclass
-from operator import itemgetter
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
 
@@ -30,8 +29,7 @@ EXECUTABLE_NAMES = frozenset({"bootstrap"})
 INCLUDE = "#!include:"
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """One file to store: its name in the archive, where to read it (`fspath`, a string: a Path
     per file costs more than listing the file), its normalised mode and its size when listed."""
 
@@ -192,15 +190,17 @@ class _Directory(NamedTuple):
 
 
 def _listing(directory: _Directory, root: str, spec: pathspec.GitIgnoreSpec, problems: list[Problem]) -> list[Entry | _Directory]:
-    """A directory's files and subdirectories that are packaged, in archive order."""
-    keyed: list[tuple[str, Entry | _Directory]] = []
+    """A directory's files and subdirectories that are packaged, in archive order: sorted by
+    name + "/" for a directory (a symlink to one included) and by name for a file."""
+    out: list[Entry | _Directory] = []
     inside = root.rstrip("/") + "/"
     with os.scandir(directory.fspath) as listing:
-        children = sorted(listing, key=_entry_name)  # problems come in a stable order
-    for child in children:
+        children = sorted((child.name + "/" if child.is_dir(follow_symlinks=True) else child.name, child) for child in listing)
+    match = spec.match_file
+    for key, child in children:
+        is_dir = key[-1] == "/"
         name = directory.prefix + child.name
-        is_dir = child.is_dir(follow_symlinks=True)
-        if spec.match_file(name + "/" if is_dir else name):
+        if match(directory.prefix + key):
             continue
         if not _is_utf8(child.name):
             problems.append(Problem("source", f"{quoted(name)}: the name is not valid UTF-8, which a zip entry needs; rename it, or leave it out with the ignore file"))
@@ -219,19 +219,14 @@ def _listing(directory: _Directory, root: str, spec: pathspec.GitIgnoreSpec, pro
             if real in directory.ancestors:
                 problems.append(Problem("source", f"symlink {quoted(name)} loops back to a parent directory; refused"))
                 continue
-            keyed.append((name + "/", _Directory(child.path, name + "/", real, directory.ancestors | {real})))
+            out.append(_Directory(child.path, name + "/", real, directory.ancestors | {real}))
             continue
         info = child.stat(follow_symlinks=True)
         if not stat.S_ISREG(info.st_mode):
             continue  # sockets, fifos: nothing a function can use
         executable = bool(info.st_mode & 0o111) or child.name in EXECUTABLE_NAMES
-        keyed.append((name, Entry(name, child.path, 0o755 if executable else 0o644, info.st_size)))
-    keyed.sort(key=itemgetter(0))
-    return [item for _, item in keyed]
-
-
-def _entry_name(child: os.DirEntry) -> str:
-    return child.name
+        out.append(Entry(name, child.path, 0o755 if executable else 0o644, info.st_size))
+    return out
 
 
 def _is_utf8(name: str) -> bool:
