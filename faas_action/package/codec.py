@@ -10,7 +10,7 @@ The decision for a file held whole (up to HOLD_LIMIT bytes), `pack`, a pure func
 - empty: stored (deflate would add two bytes);
 - text (its first TEXT_SAMPLE bytes are ASCII or UTF-8): deflated with the codec;
 - a small binary (up to two PROBE_WINDOWs): libdeflate level 1 over all of it; kept if that
-  saves less than CLEAR, or if the codec's level finds no more than level 1 in its first window
+  saves less than CLEAR, or if level LEVEL finds no more than level 1 in its first window
   (`repeats_only`: long repeats of random bytes, where every level finds the same); else the codec;
 - a bigger binary: level 1 over windows spread over it (`probe_windows`); if they save CLEAR or
   more, it is deflated (at level 1 if `repeats_only` on the middle window, else with the codec).
@@ -70,10 +70,10 @@ FINAL_BLOCK = b"\x03\x00"  # an empty final block (fixed Huffman codes): ends a 
 
 @dataclass(frozen=True)
 class Codec:
-    """A raw-deflate implementation: `compress` for a whole file of up to HOLD_LIMIT bytes,
-    `compressobj` for each CHUNK of a bigger one (see `deflate_chunk`). Every codec gives a
-    valid archive; only the deflate streams, and so the files that deflate does not shrink,
-    differ."""
+    """A raw-deflate implementation for the files that `pack` gives it: `compress` for a whole
+    file of up to HOLD_LIMIT bytes, `compressobj` for each CHUNK of a bigger one (see
+    `deflate_chunk`). Every codec gives a valid archive; only the deflate streams, and so the
+    files that deflate does not shrink, differ."""
 
     name: str
     compress: Callable[[Buffer], Buffer]
@@ -123,7 +123,7 @@ def saving(windows: Sequence[Buffer]) -> float:
 
 
 def repeats_only(window: Buffer) -> bool:
-    """True when the codec's level finds no more in `window` than level 1 (within LEVEL_GAIN):
+    """True when libdeflate level LEVEL finds no more in `window` than level 1 (within LEVEL_GAIN):
     data whose redundancy is long repeats of otherwise random bytes, where level 1 is as good as
     any level and several times faster. Code and text gain 5-10% from the higher level."""
     return len(deflate.deflate_compress(window, LEVEL)) > len(deflate.deflate_compress(window, PROBE_LEVEL)) * (1 - LEVEL_GAIN)
@@ -167,8 +167,8 @@ def _smaller(data: Buffer, packed: Buffer) -> tuple[int, Buffer]:
 
 def stream_method(size: int, read_at: Callable[[int, int], bytes]) -> int:
     """The method of a file over HOLD_LIMIT, decided as `pack` decides; `read_at(offset, length)`
-    reads its bytes. Deflated if it is text or clearly compressible in the windows, else if level
-    1 over its CHUNKs, one at a time, makes it smaller."""
+    reads its bytes. Deflated if it is text or clearly compressible in the windows, else unless
+    ISA-L, run over each of its CHUNKs, shrinks none of them."""
     if not size:
         return STORED
     if is_text(read_at(0, TEXT_SAMPLE)):

@@ -1,9 +1,10 @@
 """The fast zip writer: entries packed in parallel, written in order, hashed as they are written.
 
-Owns: the pipeline of `write_zip`. The calling thread reads files (bounded read-ahead), a pool
-packs them in batches (CRC-32, store-or-deflate, local header; the codecs release the GIL), the
-calling thread runs pool jobs itself while it waits, and writes the batches, then the central
-directory and end records, in order, feeding every byte to the SHA-256 as it goes. A file over
+Owns: the pipeline of `write_zip`. The calling thread walks and hands files out in batches; a
+pool reads and packs each batch (read, CRC-32, store-or-deflate, local header; reads and codecs
+release the GIL); the calling thread runs pool jobs itself while it waits, and writes the batches,
+then the central directory and end records, in order, feeding every byte to the SHA-256 as it
+goes. A file over
 HOLD_LIMIT is read in CHUNK pieces, each deflated as a segment of its own (see codec.py); its
 local header is patched once the compressed size is known, and that entry alone is read back for
 the hash (memory stays bounded whatever the file's size).
@@ -42,8 +43,8 @@ def write_zip(entries: Iterable[Entry], destination: Path, workers: int | None =
 
     The bytes depend only on the entries' contents and the codec, never on `workers` (default:
     os.cpu_count()): the calling thread and `workers - 1` more pack (see _Pool). Files up to
-    HOLD_LIMIT are read whole by the calling thread and packed in batches, at most WINDOW_BYTES
-    ahead of the writer; a bigger file is read by the calling thread in CHUNK pieces, each
+    HOLD_LIMIT are read whole and packed in batches by the pool, at most WINDOW_BYTES ahead of
+    the writer; a bigger file is read by the calling thread in CHUNK pieces, each
     deflated as a job of its own, at most `workers + 1` pieces ahead of the writer. With a
     `digest` (e.g. hashlib.sha256()), it has been fed every byte of the archive when this returns.
     While threads pack, the interpreter's switch interval is SWITCH_INTERVAL (restored after): a
@@ -83,11 +84,12 @@ class Batch(NamedTuple):
     records: list[tuple[Record, int]]
 
 
-def pack_batch(batch: list[tuple[Entry, bytes]], compressor: codec.Codec) -> Batch:
-    """Entries from their whole contents (a pool job: any thread)."""
+def pack_batch(batch: list[Entry], compressor: codec.Codec) -> Batch:
+    """Entries read and packed whole (a pool job: any thread)."""
     parts: list[Buffer] = []
     records = []
-    for entry, data in batch:
+    for entry in batch:
+        data = read(entry)
         method, out = codec.pack(data, compressor)
         r = layout.record(entry, method, deflate.crc32(data), len(out), len(data))
         header = layout.local_header(r)
@@ -191,17 +193,15 @@ _Job = Union[Future, _BigStart, _BigEnd]
 
 
 def _schedule(pool: _Pool, entries: Iterable[Entry], compressor: codec.Codec, max_chunks: int) -> Iterator[_Job]:
-    """The archive's jobs in order: a future per batch of files held whole (read here, on the
-    writing thread, packed on the pool), and for a bigger file its start, a future per chunk,
-    its end.
+    """The archive's jobs in order: a future per batch of files held whole (read and packed on
+    the pool: the calling thread, which walks and writes, keeps as little serial work as it can),
+    and for a bigger file its start, a future per chunk, its end.
 
-    Reading stays on one thread: reading in the pool's threads was measured no faster (file
-    system calls from several threads fight over the GIL, while deflating runs outside it).
-    At most WINDOW_BYTES of input is read and not yet written, and at most `max_chunks` chunks
-    of a big file: that bounds the memory held."""
+    At most WINDOW_BYTES of input is handed out and not yet written, and at most `max_chunks`
+    chunks of a big file: that bounds the memory held."""
     pending: deque[tuple[_Job, int, bool]] = deque()  # job, input bytes it holds, is a chunk
     in_flight = chunks = 0
-    batch: list[tuple[Entry, bytes]] = []
+    batch: list[Entry] = []
     batch_bytes = 0
 
     def push(job: _Job, size: int, chunk: bool) -> None:
@@ -231,9 +231,8 @@ def _schedule(pool: _Pool, entries: Iterable[Entry], compressor: codec.Codec, ma
                 push(job, size, isinstance(job, Future))
                 yield from ready()
         else:
-            data = read(entry)
-            batch.append((entry, data))
-            batch_bytes += len(data)
+            batch.append(entry)
+            batch_bytes += entry.size
             if batch_bytes >= BATCH_BYTES or len(batch) >= BATCH_ENTRIES:
                 submit_batch()
         yield from ready()
