@@ -124,7 +124,7 @@ def measure(trees: list[Tree], rounds: int, workers: int, log: Callable[[str], N
             tree.name, f"{tree.files:,}", f"{tree.bytes / 1e6:.1f}",
             fmt(izs, 2), fmt(izb / 1e6 if izb else None, 2),
             fmt(one, 2), fmt(size_one / 1e6 if size_one else None, 2), fmt(many, 2), fmt(size / 1e6 if size else None, 2),
-            ratio(max(size or 0, size_one or 0), izb, 3) if size and izb else "-",
+            ratio(max(size or 0, size_one or 0), izb, 4) if size and izb else "-",
             ratio(izs, one) if one else "-", ratio(izs, many) if many else "-",
             "**yes**" if same else "**NO**",
         ])

@@ -30,11 +30,11 @@ thread and concatenated (pigz's layout).
 Why libdeflate level 5: measured on the three benchmark trees (docs/benchmarks.md), it is the
 cheapest level whose archives stay under Info-ZIP's (zlib level 6) on real code: level 4 makes
 Python source 3% and JSON 6% bigger than zlib 6 does, level 5 1% and 4%, which the 52 bytes per
-entry that our headers save over Info-ZIP's more than pay for; level 6 costs 15% more time for
-1% less. Every byte written comes from libdeflate (or zlib, for the segments of files over
-HOLD_LIMIT), whose output depends only on its input, level and version (pinned by uv.lock), not
-on the CPU it runs on or on what ran before: the no-op detection compares hashes of archives built
-on different runners. ISA-L's output does depend on the CPU: its level 3 dispatches to a different
+entry that our headers save over Info-ZIP's more than pay for; level 6 would give archives
+0.6-1.2% smaller for 13-18% more CPU. Every byte written comes from libdeflate (or zlib, for the
+segments of files over HOLD_LIMIT), whose output depends only on its input, level and version
+(pinned by uv.lock), not on the CPU it runs on or on what ran before: the no-op detection compares
+hashes of archives built on different runners. ISA-L's output does depend on the CPU: its level 3 dispatches to a different
 match finder on AVX2 and on AVX-512 machines (igzip_multibinary.asm); so ISA-L only ever answers
 "can deflate shrink this at all", where a difference of a few bytes between CPUs cannot change the
 answer unless the file sits within those bytes of its own size.
