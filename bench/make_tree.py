@@ -25,6 +25,7 @@ import shutil
 import string
 import sys
 from pathlib import Path
+from typing import Callable
 
 GENERATOR_VERSION = 1
 DEFAULT_SEED = 2024
@@ -328,23 +329,35 @@ def generate(out: Path, seed: int) -> dict:
 
 def ensure(out: Path = DEFAULT_OUT, seed: int = DEFAULT_SEED, force: bool = False) -> tuple[Path, dict]:
     """The tree's source folder and manifest, generating it unless an identical one exists."""
+    return ensure_generated(out, seed, force, GENERATOR_VERSION, generate)
+
+
+def ensure_generated(out: Path, seed: int, force: bool, version: int, generate: Callable[[Path, int], dict]) -> tuple[Path, dict]:
+    """`out/src` and its manifest, from `generate(out, seed)` unless the manifest says that this
+    generator `version` already wrote it with this seed (shared with make_binaries.py)."""
     stamp = out / "manifest.json"
     if not force and stamp.is_file():
         manifest = json.loads(stamp.read_text())
-        if manifest.get("generator") == GENERATOR_VERSION and manifest.get("seed") == seed and (out / "src").is_dir():
+        if manifest.get("generator") == version and manifest.get("seed") == seed and (out / "src").is_dir():
             return out / "src", manifest
     return out / "src", generate(out, seed)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+def command_line(argv: list[str] | None, doc: str, default_out: Path, default_seed: int,
+                 ensure: Callable[[Path, int, bool], tuple[Path, dict]]) -> int:
+    """The generators' shared command line: `--out`, `--seed`, `--force`; prints what is there."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=default_out)
+    parser.add_argument("--seed", type=int, default=default_seed)
     parser.add_argument("--force", action="store_true", help="regenerate even if the manifest matches")
     args = parser.parse_args(argv)
     src, manifest = ensure(args.out, args.seed, args.force)
     print(f"{src}: {manifest['files']} files, {manifest['bytes'] / 1e6:.1f} MB, content {manifest['content_sha256'][:16]}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command_line(argv, __doc__, DEFAULT_OUT, DEFAULT_SEED, ensure)
 
 
 if __name__ == "__main__":

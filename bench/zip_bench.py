@@ -1,13 +1,13 @@
-"""Packaging figures: our writer against the tools a user would pick instead, on the reference tree.
+"""Packaging figures: our `build` against Info-ZIP's `zip -r -q`, side by side, on three trees.
 
-Owns: the contenders (Info-ZIP `zip -r -q`, plain zipfile at zlib level 6, per-file libdeflate
-level 1 and ISA-L level 3 on one core, ours with 1 and N workers) and their table.
-Every Python contender walks the tree itself (ignore rules, modes), as `zip -r` does; extra rows
-show our writer alone on a listed tree and ours with ISA-L 3 for every file (the codec before
-the size tiers).
-Must not: judge correctness beyond recording archive sizes and whether 1 and N workers gave the
-same bytes (tests/test_package_fast.py checks the archives); when they differ it keeps each
-distinct archive in bench/out/ for a look, nothing more.
+Owns: the trees (the generated tree of make_tree.py; a real one, this checkout's own installed
+packages, the `.venv` site-packages without `__pycache__`, hard-linked into bench/out/; the
+binaries of make_binaries.py, whose blocks repeat a few KiB apart), the contenders (Info-ZIP at
+its default level; `package.build` with 1 and N workers: walk, ignore rules, zip, SHA-256) and
+the table: per tree, files, MB, each contender's median time and archive size, the ratios, and
+whether our bytes were identical for 1 and N workers and across rounds.
+Must not: judge correctness beyond that byte comparison (tests/test_package_fast.py checks the
+archives); when our archives differ it keeps each distinct one in bench/out/ for a look.
 """
 
 from __future__ import annotations
@@ -15,140 +15,130 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import zipfile
-from dataclasses import dataclass
+import sysconfig
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import deflate
-from isal import isal_zlib
-
-from common import OUT, Series, fmt, ratio, run, table, timed
+from common import OUT, ROOT, Series, fmt, ratio, run, table, timed
 from faas_action import package
+
+SITE_COPY = OUT / "site-packages"
 
 
 @dataclass
-class Contender:
+class Tree:
     name: str
-    cores: str
-    write: Callable[[Path], None]  # writes the archive of the tree to the given path
-    note: str = ""
+    source: Path
+    files: int
+    bytes: int
+    note: str
+    times: dict[str, Series] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    digests: dict[str, set[str]] = field(default_factory=dict)
 
 
-def naive_zip(entries: list[package.Entry], destination: Path, compress: Callable[[bytes], bytes]) -> None:
-    """One thread, every file read whole and deflated with `compress`, nothing stored: what a
-    codec gives on its own. Reuses our container code so only the compression differs."""
-    fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        archive = package._ArchiveWriter(fd)
-        for entry in entries:
-            with open(entry.fspath, "rb") as handle:
-                data = handle.read()
-            out = bytes(compress(data))
-            record = package._record(entry, zipfile.ZIP_DEFLATED, isal_zlib.crc32(data), len(out), len(data))
-            header = package._local_header(record)
-            archive.add_batch(package._Batch(header + out, [(record, len(header) + len(out))]))
-        archive.finish()
-    finally:
-        os.close(fd)
+def real_tree() -> tuple[Path, int, int, str]:
+    """This checkout's site-packages (runtime and test dependencies from uv.lock) without
+    `__pycache__`, hard-linked (copied across file systems) into bench/out/site-packages."""
+    site = Path(sysconfig.get_paths()["purelib"])
+    shutil.rmtree(SITE_COPY, ignore_errors=True)
+    files = size = 0
+    for folder, dirs, names in os.walk(site):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        target = SITE_COPY / os.path.relpath(folder, site)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            origin = os.path.join(folder, name)
+            if os.path.islink(origin) or not os.path.isfile(origin):
+                continue
+            try:
+                os.link(origin, target / name)
+            except OSError:
+                shutil.copy2(origin, target / name)
+            files += 1
+            size += os.path.getsize(origin)
+    lock = hashlib.sha256((ROOT / "uv.lock").read_bytes()).hexdigest()[:12]
+    return SITE_COPY, files, size, f"this checkout's `.venv` site-packages without `__pycache__` (uv.lock `{lock}…`)"
 
 
-def plain_zipfile(entries: list[package.Entry], destination: Path) -> None:
-    """The Python one-liner: zipfile.ZipFile(..., ZIP_DEFLATED).write() per file (zlib level 6)."""
-    with zipfile.ZipFile(destination, "w", zipfile.ZIP_DEFLATED) as archive:
-        for entry in entries:
-            archive.write(entry.path, entry.name)
-
-
-def contenders(source: Path, workers: int) -> tuple[list[Contender], Callable[[], list[package.Entry]]]:
-    def walk() -> list[package.Entry]:
-        return package.collect(source, package.ignore_spec(source, None))
-
-    def infozip(dest: Path) -> None:
+def contenders(workers: int) -> dict[str, Callable[[Path, Path], None]]:
+    def infozip(source: Path, dest: Path) -> None:
         dest.unlink(missing_ok=True)  # zip -r updates an existing archive
         run(["zip", "-r", "-q", str(dest), "."], timeout=900, cwd=source)
 
-    def ours(dest: Path, workers: int, codec: package.Codec = package.FAST) -> None:
-        """What the action runs: package.build (walk streamed into the writer, zip, sha256),
-        moved to `dest` afterwards."""
-        if codec is package.FAST:
-            artifact = package.build(source, OUT / "no-workspace", out_dir=dest.parent, workers=workers)
+    def ours(count: int) -> Callable[[Path, Path], None]:
+        def build(source: Path, dest: Path) -> None:
+            """What the action runs: package.build, then moved to `dest`."""
+            artifact = package.build(source, OUT / "no-workspace", out_dir=dest.parent, workers=count)
             os.replace(artifact.path, dest)
             artifact.path.parent.rmdir()
-        else:  # build() has no codec knob: the same steps by hand
-            problems: list = []
-            digest = hashlib.sha256()
-            entries = package.walk(source, package.ignore_spec(source, None), problems)
-            package._artifact(dest, package.write_zip(entries, dest, workers=workers, codec=codec, digest=digest), digest)
-            assert not problems
 
-    listed = walk()
-    rows = [
-        Contender("Info-ZIP `zip -r -q` (level 6)", "1", infozip),
-        Contender("zipfile, zlib level 6", "1", lambda d: plain_zipfile(walk(), d)),
-        Contender("libdeflate level 1, per file", "1", lambda d: naive_zip(walk(), d, lambda b: deflate.deflate_compress(b, 1))),
-        Contender("ISA-L level 3, per file", "1", lambda d: naive_zip(walk(), d, lambda b: isal_zlib.compress(b, 3, -15))),
-        Contender("**ours**, 1 worker (`build`: walk, zip, sha256)", "1", lambda d: ours(d, 1)),
-        Contender(f"**ours**, {workers} workers (`build`: walk, zip, sha256)", str(workers), lambda d: ours(d, workers)),
-        Contender(f"ours, {workers} workers, zip only (tree already listed)", str(workers), lambda d: package.write_zip(listed, d, workers=workers)),
-        Contender(f"ours, {workers} workers, ISA-L 3 for every file (`build` steps)", str(workers), lambda d: ours(d, workers, package.ISAL),
-                  "the codec before the size tiers"),
-    ]
-    return rows, walk
+        return build
+
+    return {"Info-ZIP": infozip, "ours, 1 worker": ours(1), f"ours, {workers} workers": ours(workers)}
 
 
-def measure(source: Path, total_bytes: int, rounds: int, workers: int, log: Callable[[str], None]) -> str:
-    """Run every contender `rounds` times, rotating the order each round; return the Markdown."""
+def measure(trees: list[Tree], rounds: int, workers: int, log: Callable[[str], None]) -> str:
+    """Every contender on every tree, `rounds` times, the order rotated each round; the Markdown."""
     scratch = OUT / "zips"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
-    rows, walk = contenders(source, workers)
-    times = {c.name: Series() for c in rows}
-    sizes: dict[str, int] = {}
-    walks = Series()
-    digests: dict[str, set[str]] = {rows[4].name: set(), rows[5].name: set()}
-    kept: list[str] = []
     for old in OUT.glob("archive-*.zip"):
         old.unlink()
+    runs = contenders(workers)
+    names = list(runs)
+    ours = names[1:]
+    kept: list[str] = []
+    for tree in trees:
+        tree.times = {name: Series() for name in names}
+        tree.digests = {name: set() for name in ours}
     for round_index in range(rounds):
-        order = rows[round_index % len(rows):] + rows[: round_index % len(rows)]
-        for contender in order:
-            dest = scratch / (hashlib.sha1(contender.name.encode()).hexdigest()[:10] + ".zip")
-            times[contender.name].record(lambda c=contender, d=dest: timed(lambda: c.write(d)))
-            if dest.exists():
-                sizes[contender.name] = dest.stat().st_size
-                if contender.name in digests:
+        for tree in trees:
+            order = names[round_index % len(names):] + names[: round_index % len(names)]
+            for name in order:
+                dest = scratch / f"{tree.name}-{hashlib.sha1(name.encode()).hexdigest()[:8]}.zip"
+                tree.times[name].record(lambda d=dest, n=name: timed(lambda: runs[n](tree.source, d)))
+                if not dest.exists():
+                    continue
+                tree.sizes[name] = dest.stat().st_size
+                if name in tree.digests:
                     digest = hashlib.sha256(dest.read_bytes()).hexdigest()
-                    if digest not in set().union(*digests.values()):  # kept to compare if they differ
-                        shutil.copy(dest, OUT / f"archive-{digest[:12]}.zip")
-                        kept.append(f"`bench/out/archive-{digest[:12]}.zip` ({contender.name}, round {round_index + 1})")
-                    digests[contender.name].add(digest)
+                    if digest not in set().union(*tree.digests.values()):  # kept to compare if they differ
+                        shutil.copy(dest, OUT / f"archive-{tree.name}-{digest[:12]}.zip")
+                        kept.append(f"`bench/out/archive-{tree.name}-{digest[:12]}.zip` ({name}, round {round_index + 1})")
+                    tree.digests[name].add(digest)
                 dest.unlink()
-        walks.record(lambda: timed(walk))
-        log(f"packaging round {round_index + 1}/{rounds}: " + ", ".join(f"#{i + 1} {times[c.name].values[-1]:.2f}s" for i, c in enumerate(rows) if times[c.name].values))
+            log(f"packaging round {round_index + 1}/{rounds}, {tree.name}: "
+                + ", ".join(f"{n} {tree.times[n].values[-1]:.2f}s" for n in names if tree.times[n].values))
 
-    reference = times[rows[0].name].median
-    reference_size = sizes.get(rows[0].name)
-    mb = total_bytes / 1e6
-    lines = []
-    for contender in rows:
-        seconds = times[contender.name].median
-        size = sizes.get(contender.name)
-        speed = mb / seconds if seconds else None
-        lines.append([
-            contender.name, contender.cores, fmt(seconds, 3), fmt(speed, 0), fmt(size / 1e6 if size else None, 1),
-            ratio(reference, seconds) if seconds else "-", ratio(size, reference_size, 3) if size else "-",
+    rows = []
+    all_same = True
+    for tree in trees:
+        izs, izb = tree.times["Info-ZIP"].median, tree.sizes.get("Info-ZIP")
+        one, many = tree.times[ours[0]].median, tree.times[ours[1]].median
+        size_one, size = tree.sizes.get(ours[0]), tree.sizes.get(ours[1])
+        same = all(len(d) == 1 for d in tree.digests.values()) and len(set().union(*tree.digests.values())) == 1
+        all_same &= same
+        rows.append([
+            tree.name, f"{tree.files:,}", f"{tree.bytes / 1e6:.1f}",
+            fmt(izs, 2), fmt(izb / 1e6 if izb else None, 2),
+            fmt(one, 2), fmt(size_one / 1e6 if size_one else None, 2), fmt(many, 2), fmt(size / 1e6 if size else None, 2),
+            ratio(max(size or 0, size_one or 0), izb, 4) if size and izb else "-",
+            ratio(izs, one) if one else "-", ratio(izs, many) if many else "-",
+            "**identical**" if same else "**DIFFERENT**",
         ])
-    lines.append(["walk + ignore rules alone (`collect`)", "1", fmt(walks.median, 3), "-", "-", "-", "-"])
-    same = all(len(d) == 1 for d in digests.values()) and len(set().union(*digests.values())) == 1
-    if same:
+    if all_same:
         for old in OUT.glob("archive-*.zip"):
             old.unlink()
-    failed = [f"- {name}: {len(s.failures)} failed round(s), first: {s.failures[0]}" for name, s in times.items() if s.failures]
+    failed = [f"- {tree.name}, {name}: {len(s.failures)} failed round(s), first: {s.failures[0]}"
+              for tree in trees for name, s in tree.times.items() if s.failures]
+    headers = ["tree", "files", "MB", "Info-ZIP s", "Info-ZIP MB", "ours 1 worker s", "ours 1 worker MB", f"ours {workers} workers s", f"ours {workers} workers MB",
+               "size vs Info-ZIP", "speed vs Info-ZIP, 1 worker", f"speed vs Info-ZIP, {workers} workers", f"bytes for 1 and {workers} workers, every round"]
     return "\n".join([
-        table(["packaging", "cores", "s (median)", "MB/s", "archive MB", "speed vs Info-ZIP", "size vs Info-ZIP"], lines),
+        table(headers, rows),
         "",
-        f"Input: {len(walk())} files, {mb:.1f} MB. Our archive is byte-identical for 1 and {workers} workers and across rounds: "
-        f"**{'yes' if same else 'NO'}**." + ("" if same else f" Each distinct archive was kept: {', '.join(kept)}."),
+        *(f"- **{tree.name}**: {tree.note}." for tree in trees),
         *failed,
+        *([f"- Distinct archives were kept: {', '.join(kept)}."] if not all_same else []),
     ])

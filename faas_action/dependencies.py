@@ -8,7 +8,7 @@ set) and the passwords and tokens in them, and making the installed tree reprodu
 `__pycache__`, no installer metadata that varies between runs, RECORD listing only what ships).
 Must not: read os.environ (the environment is an argument), print or emit workflow commands
 (it returns data and raises PackagingError, or Cancelled once the job's cancel event is set;
-main.py logs), build the zip (package.py does), or know any cloud API.
+main.py logs), build the zip (the package module does), or know any cloud API.
 """
 
 from __future__ import annotations

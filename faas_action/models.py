@@ -212,9 +212,11 @@ class Distribution:
 class Artifact:
     """A zip ready to upload. `sha256` is base64 of the SHA-256 of the zip, as Lambda's CodeSha256.
 
+
     With `dependencies` installed, `distributions` lists them and `dependencies_size` is their
     part of `unzipped_size` (the rest is the source); `dependencies_python` ("3.12") and
-    `dependencies_platform` (uv's form, "x86_64-manylinux_2_34") say for what they were installed."""
+    `dependencies_platform` (uv's form, "x86_64-manylinux_2_34") say for what they were installed.
+    `warnings`: what the user should hear about the package (files that likely hold secrets)."""
 
     path: Path
     size: int
@@ -227,6 +229,7 @@ class Artifact:
     dependencies_python: str = ""
     dependencies_platform: str = ""
     copied_to: str = ""  # where `package-out` wrote a copy, relative to the workspace
+    warnings: tuple[str, ...] = ()
 
     @property
     def source_size(self) -> int:

@@ -72,6 +72,8 @@ def prepare(cfg: Config, runner: Runner, environ: Mapping[str, str], cancel: thr
         with _dependencies_installed(spec, runner, environ, cancel, skip=skip_install) as installed:
             artifact = _package(spec.source, spec.package, module, runner, prepared.temporary, found, label, installed,
                                 also_exclude=_inside_source(spec.source, spec.package_out))
+        for warning in artifact.warnings if artifact is not None else ():
+            runner.warning(warning, title=f"faas-action: {spec.name}" if spec.name else "faas-action")
         if artifact is not None and module is not None:
             found.extend(_labelled(_checked(entry, lambda: module.check(spec, artifact)), label))
         prepared.problems.extend(found)

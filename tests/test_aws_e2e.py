@@ -399,3 +399,54 @@ def test_a_failing_run_still_writes_a_summary(aws_action, workspace, function_na
     assert "console.aws.amazon.com/lambda" in refused.summary
     (entry,) = json.loads(refused.outputs["results"])
     assert entry["status"] == "failed" and entry["error"]
+
+
+def corrupt_central_directory(path: Path) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("app.py", "def handler(e, c):\n    return 1\n" * 50)
+    data = bytearray(path.read_bytes())
+    central = data.rindex(b"PK\x01\x02")
+    data[central : central + 4] = b"XXXX"
+    path.write_bytes(bytes(data))
+
+
+def slip_entry(path: Path) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("app.py", "def handler(e, c):\n    return 1\n")
+        archive.writestr("../../etc/cron.d/x", "* * * * * root true\n")
+
+
+def no_entries(path: Path) -> None:
+    zipfile.ZipFile(path, "w").close()
+
+
+@pytest.mark.parametrize("make", [corrupt_central_directory, slip_entry, no_entries])
+def test_an_unusable_prebuilt_package_fails_before_any_call(aws_action, workspace, function_name, aws_role, lambda_proxy, make):
+    make(workspace / "dist.zip")
+    inputs = create_inputs(function_name, aws_role, package="dist.zip")
+    del inputs["source"]
+    result = aws_action.run(inputs)
+    assert result.code == 1, result.stdout + result.stderr
+    assert len(result.errors) == 1 and "dist.zip" in result.errors[0], result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert lambda_proxy.requests == []
+
+
+def test_a_source_file_name_that_is_not_utf8_fails_before_any_call(aws_action, workspace, function_name, aws_role, lambda_proxy):
+    write_app(workspace)
+    Path(os.fsdecode(os.fsencode(workspace / "app") + b"/donn\xe9es.bin")).write_bytes(b"\x00\x01")
+    result = aws_action.run(create_inputs(function_name, aws_role))
+    assert result.code == 1, result.stdout + result.stderr
+    assert len(result.errors) == 1 and "'donn\\xe9es.bin'" in result.errors[0], result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert lambda_proxy.requests == []
+
+
+def test_likely_secrets_in_the_package_are_named_in_a_warning(aws_action, workspace, function_name, aws_role, lambda_proxy):
+    write_app(workspace)
+    (workspace / "app" / ".env").write_text("DB_PASSWORD=hunter2\n")
+    result = aws_action.run(create_inputs(function_name, aws_role, **{"dry-run": "true"}))
+    assert result.code == 0, result.stdout + result.stderr
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("::warning")]
+    assert len(warnings) == 1 and "'.env'" in warnings[0] and ".faasignore" in warnings[0], result.stdout
+    assert "hunter2" not in result.stdout

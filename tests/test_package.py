@@ -11,6 +11,7 @@ import pytest
 
 from faas_action import package
 from faas_action.errors import InputError
+from faas_action.package.tree import quoted
 
 
 def make_tree(root: Path) -> Path:
@@ -172,3 +173,150 @@ def test_a_file_both_in_the_source_and_the_dependencies_is_refused(tmp_path: Pat
     (deps / "app.py").write_text("shadow\n")
     with pytest.raises(InputError, match="app.py"):
         build(source, tmp_path, dependencies=deps)
+
+
+# --- hostile workspaces and prebuilt zips (issue 10) -------------------------------------------
+
+
+def test_a_name_that_is_not_utf8_is_an_input_error_that_shows_it_escaped(tmp_path):
+    source = make_tree(tmp_path)
+    os.mkdir(os.fsencode(source / "pkg") + b"/caf\xe9")
+    (Path(os.fsdecode(os.fsencode(source / "pkg") + b"/caf\xe9")) / "x.py").write_text("x = 1\n")
+    Path(os.fsdecode(os.fsencode(source) + b"/r\xe9sum\xe9.txt")).write_text("cv\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(InputError) as error:
+        package.build(source, tmp_path / "elsewhere", out_dir=out)
+    messages = [str(p) for p in error.value.problems]
+    assert any("'pkg/caf\\xe9'" in m and "UTF-8" in m for m in messages), messages
+    assert any("'r\\xe9sum\\xe9.txt'" in m for m in messages), messages
+    for message in messages:
+        message.encode("utf-8")  # printable as it is: no lone surrogates
+    assert list(out.iterdir()) == []
+    (source / ".faasignore").write_text("pkg/caf*\nr*.txt\n")  # left out: nothing to refuse
+    assert "app.py" in names(build(source, tmp_path))
+
+
+IGNORE_FILES = [  # (provider ignore file, defaults, the name that links out of the source)
+    (None, (), ".faasignore"),
+    (".funcignore", (), ".funcignore"),
+    (".gcloudignore", (), ".gcloudignore"),
+    (".gcloudignore", (".gcloudignore", ".git", ".gitignore", "#!include:.gitignore"), ".gitignore"),
+]
+
+
+@pytest.mark.parametrize(("provider_file", "defaults", "link"), IGNORE_FILES)
+def test_an_ignore_file_that_links_out_of_the_source_is_refused_unread(tmp_path, provider_file, defaults, link):
+    source = make_tree(tmp_path)
+    outside = tmp_path / "outside-rules"
+    outside.write_text("app.py\n")
+    os.symlink(outside, source / link)
+    with pytest.raises(InputError) as error:
+        build(source, tmp_path, provider_ignore_file=provider_file, default_ignores=defaults)
+    messages = [p.message for p in error.value.problems]
+    assert len(messages) == 1 and repr(link) in messages[0] and "outside the source" in messages[0], messages
+
+
+def test_an_include_that_leaves_the_source_is_refused(tmp_path):
+    source = make_tree(tmp_path)
+    (tmp_path / "shared-rules").write_text("app.py\n")
+    (source / ".gcloudignore").write_text("run.sh\n#!include:../shared-rules\n")
+    with pytest.raises(InputError, match="shared-rules"):
+        build(source, tmp_path, provider_ignore_file=".gcloudignore")
+
+
+def test_an_ignore_file_linked_inside_the_source_is_read(tmp_path):
+    source = make_tree(tmp_path)
+    (source / "pkg" / "rules").write_text("run.sh\n")
+    os.symlink("pkg/rules", source / ".faasignore")
+    assert "run.sh" not in names(build(source, tmp_path))
+
+
+SECRETS = {
+    ".env": "TOKEN=abc\n",
+    ".env.production": "TOKEN=abc\n",
+    "config/server.key": "key\n",
+    "config/tls.pem": "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n",
+    "keys/id_rsa": "-----BEGIN OPENSSH PRIVATE KEY-----\n",
+    "keys/id_rsa.pub": "ssh-rsa AAAA\n",  # issue 10 says id_rsa*: where the public half is, the private one often is
+    ".npmrc": "//registry.npmjs.org/:_authToken=abc\n",
+    ".pypirc": "[pypi]\npassword = abc\n",
+    "credentials.json": "{}",
+    ".aws/config": "[default]\n",
+}
+HARMLESS = {
+    ".env.example": "TOKEN=\n",
+    "certifi/cacert.pem": "-----BEGIN CERTIFICATE-----\nMIIF\n-----END CERTIFICATE-----\n",
+    "environment.py": "x = 1\n",
+}
+
+
+def test_likely_secrets_are_packaged_with_a_warning_that_names_them(tmp_path):
+    source = make_tree(tmp_path)
+    for name, content in {**SECRETS, **HARMLESS}.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text(content)
+    artifact = build(source, tmp_path, provider_ignore_file=".funcignore")
+    assert set(SECRETS) | set(HARMLESS) <= set(names(artifact))  # a warning, never a refusal
+    assert len(artifact.warnings) == 1
+    warning = artifact.warnings[0]
+    for name in SECRETS:
+        assert repr(name) in warning, name
+    for name in HARMLESS:
+        assert repr(name) not in warning, name
+    assert "`.faasignore`" in warning
+    (source / ".funcignore").write_text("*.md\n")  # the ignore file in use is the one to edit
+    assert "`.funcignore`" in build(source, tmp_path, provider_ignore_file=".funcignore").warnings[0]
+    (source / ".faasignore").write_text("\n".join(SECRETS) + "\n")
+    assert build(source, tmp_path, provider_ignore_file=".funcignore").warnings == ()
+
+
+def test_a_tree_without_secrets_has_no_warning(tmp_path):
+    assert build(make_tree(tmp_path), tmp_path).warnings == ()
+
+
+def zip_with(path: Path, entries: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(zipfile.ZipInfo(name), data)
+    return path
+
+
+def test_describe_a_prebuilt_zip(tmp_path):
+    path = zip_with(tmp_path / "ok.zip", {"app.py": b"x = 1\n", "lib/": b"", "lib/a.py": b"y = 2\n", ".env": b"A=1\n"})
+    artifact = package.describe(path)
+    assert artifact.file_count == 2 + 1 and artifact.unzipped_size == 6 + 6 + 4
+    assert len(artifact.warnings) == 1 and "'.env'" in artifact.warnings[0]
+
+
+def test_a_corrupt_central_directory_is_an_input_error(tmp_path):
+    path = zip_with(tmp_path / "bad.zip", {"app.py": b"x = 1\n" * 100})
+    data = bytearray(path.read_bytes())
+    central = data.rindex(b"PK\x01\x02")
+    data[central : central + 4] = b"XXXX"  # the end record is intact: is_zipfile() says yes
+    path.write_bytes(bytes(data))
+    assert zipfile.is_zipfile(path)
+    with pytest.raises(InputError) as error:
+        package.describe(path)
+    assert [p.field for p in error.value.problems] == ["package"]
+    assert "not a readable zip archive" in error.value.problems[0].message
+
+
+def test_a_file_that_is_not_a_zip_is_an_input_error(tmp_path):
+    (tmp_path / "notes.zip").write_text("not a zip\n")
+    with pytest.raises(InputError, match="not a readable zip archive"):
+        package.describe(tmp_path / "notes.zip")
+
+
+@pytest.mark.parametrize("name", ["../x", "a/../../x", "/etc/x", "C:/x", "C:x", "..\\x", "a\\..\\..\\x", "\\etc\\x"])
+def test_an_entry_that_unpacks_outside_its_folder_is_an_input_error(tmp_path, name):
+    path = zip_with(tmp_path / "slip.zip", {"app.py": b"x = 1\n", name: b"owned\n"})
+    with pytest.raises(InputError) as error:
+        package.describe(path)
+    assert len(error.value.problems) == 1 and quoted(name) in error.value.problems[0].message
+
+
+@pytest.mark.parametrize("entries", [{}, {"lib/": b"", "lib/sub/": b""}])
+def test_a_zip_without_files_is_an_input_error(tmp_path, entries):
+    with pytest.raises(InputError, match="holds no files"):
+        package.describe(zip_with(tmp_path / "empty.zip", entries))

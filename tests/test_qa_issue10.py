@@ -151,7 +151,6 @@ ISSUE_2 = ("issue 10 item 2: 'A prebuilt `package` whose central directory is co
            "with one clear ::error; today package.describe() lets zipfile.BadZipFile escape (exit 2, traceback)")
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_2)
 @pytest.mark.parametrize("provider", ["aws", "azure", "gcp"])
 def test_a_corrupt_central_directory_is_one_input_error(action, workspace, provider):
     app_workspace(workspace)
@@ -169,7 +168,6 @@ ISSUE_3 = ("issue 10 item 3: 'A source file whose name is not valid UTF-8 (`Unic
            "escape (exit 2, traceback)")
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_3)
 @pytest.mark.parametrize("provider", ["aws", "azure", "gcp"])
 def test_a_file_name_that_is_not_utf8_is_an_input_error_shown_escaped(action, workspace, provider):
     app_workspace(workspace)
@@ -397,8 +395,7 @@ HOSTILE_ZIPS = {
 
 # An empty zip on Azure is already refused (it holds no host.json): that case passes.
 HOSTILE_ZIP_CASES = [
-    pytest.param(provider, kind, marks=() if (provider, kind) == ("azure", "empty") else pytest.mark.xfail(strict=True, reason=ISSUE_12),
-                 id=f"{provider}-{kind}")
+    pytest.param(provider, kind, id=f"{provider}-{kind}")
     for provider in ("aws", "azure", "gcp") for kind in sorted(HOSTILE_ZIPS)
 ]
 
@@ -469,10 +466,10 @@ ISSUE_14_XFAIL = pytest.mark.xfail(strict=True, reason=ISSUE_14)
 
 
 @pytest.mark.parametrize(("provider", "ignore_file"), [
-    pytest.param("aws", ".faasignore", marks=ISSUE_14_XFAIL),
-    pytest.param("azure", ".faasignore", marks=ISSUE_14_XFAIL),
-    pytest.param("gcp", ".faasignore", marks=ISSUE_14_XFAIL),
-    pytest.param("gcp", ".gitignore", marks=ISSUE_14_XFAIL),
+    pytest.param("aws", ".faasignore"),
+    pytest.param("azure", ".faasignore"),
+    pytest.param("gcp", ".faasignore"),
+    pytest.param("gcp", ".gitignore"),
     ("azure", ".funcignore"),
     ("gcp", ".gcloudignore"),
 ])
@@ -547,7 +544,6 @@ ISSUE_16_CHECK = ("issue 10 item 16: 'today packaging and provider checks run on
                   "Lambda's 250 MB unzipped limit is not reported beside a bad memory value")
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_16_ZIP)
 @pytest.mark.parametrize("provider", ["aws", "gcp"])
 def test_a_bad_memory_and_a_corrupt_zip_give_two_errors(action, workspace, provider):
     (workspace / "bad.zip").write_bytes(corrupt_central_directory(zip_bytes({"app.py": "x = 1\n" * 50})))
@@ -657,7 +653,6 @@ LIKELY_SECRETS = [".env", ".env.production", "tls.pem", "server.key", "id_rsa", 
                   "credentials.json", ".aws/credentials"]
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_18)
 @pytest.mark.parametrize("provider", ["aws", "azure", "gcp"])
 def test_likely_secret_files_in_the_package_are_warned_about(action, workspace, provider):
     app_workspace(workspace)

@@ -27,11 +27,6 @@ import pytest
 from faas_action import package
 from tests.harness import ROOT
 
-PROBE = ("issue 13 target 4 not met on this branch: the store-or-deflate probe reads three 1 KiB slices and stores "
-         "files whose redundancy is longer than a slice")
-CODEC = ("issue 13 target 1 not met on this branch: files under 1 MiB are deflated with libdeflate levels 1 and 4 "
-         "(this generated tree comes out at 1.018x Info-ZIP, the real one at 1.10x)")
-BENCH = "issue 13's benchmark (three trees) is not on this branch"
 REAL_PACKAGES = ("yaml", "charset_normalizer", "idna", "regex")  # pure Python, JSON-like data and .so files
 MEANINGFUL = 0.90  # deflate (zlib 6) to 90% or less of the size is a gain nobody would give up
 
@@ -206,7 +201,6 @@ def test_store_or_deflate_on_crafted_files(crafted_methods, name, method):
     assert crafted_methods[name] == method
 
 
-@pytest.mark.xfail(strict=True, reason=PROBE)
 @pytest.mark.parametrize("name", ["repeated-4k.bin", "native.so"])
 def test_long_range_redundancy_is_deflated(crafted_methods, name):
     """'repeated 4 KiB blocks, a .so-like file with a large compressible section ... are deflated'."""
@@ -250,7 +244,6 @@ def test_generated_and_real_trees_store_nothing_compressible(tmp_path, make):
     assert stored_but_compressible(build(make(tmp_path), tmp_path / "out")) == []
 
 
-@pytest.mark.xfail(strict=True, reason=PROBE)
 def test_long_range_tree_stores_nothing_compressible(tmp_path):
     assert stored_but_compressible(build(long_range_tree(tmp_path), tmp_path / "out")) == []
 
@@ -258,7 +251,6 @@ def test_long_range_tree_stores_nothing_compressible(tmp_path):
 # -- target 1: never larger than Info-ZIP ---------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=CODEC + "; " + PROBE)
 @pytest.mark.parametrize("make", [generated_tree, real_tree, long_range_tree], ids=["generated", "real", "long-range"])
 def test_never_larger_than_infozip(tmp_path, make):
     """'The archive is never larger than Info-ZIP's zip -r -q (default level) over the same files:
@@ -272,7 +264,6 @@ def test_never_larger_than_infozip(tmp_path, make):
 # -- the benchmark's promises -----------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=BENCH)
 def test_benchmarks_doc_shows_the_three_trees():
     """'make bench measures three trees side by side, and docs/benchmarks.md shows each: the generated
     tree of today; a real tree (the .venv's site-packages) ...; a tree of binaries with long-range
