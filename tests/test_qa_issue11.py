@@ -532,13 +532,6 @@ def test_readme_multi_cloud_config_keeps_credentials_out_of_the_file():
         assert not keys & secret_keys, keys & secret_keys
 
 
-ISSUE_11_BENCH = ("issue 11: 'Targets on this 2-core machine: 8 functions with changed code take at most 2x the wall time "
-                  "of one; 32 functions at most 5x. Report both in docs/benchmarks.md with the command that gives them.' "
-                  "docs/benchmarks.md has no such section (git log -S '32 functions' finds none), although the README "
-                  "quotes 1.2x and 2.0x and points there")
-
-
-@pytest.mark.xfail(strict=True, reason=ISSUE_11_BENCH)
 def test_benchmarks_report_the_many_functions_figures_with_their_command():
     text = (ROOT / "docs" / "benchmarks.md").read_text()
     assert re.search(r"\b8 functions\b", text) and re.search(r"\b32 functions\b", text)
