@@ -5,7 +5,7 @@ with gcp-storage-emulator, and servers that answer with a cloud's error contract
 
 Each item of the issue is tried on each provider where it applies, preferring what the existing
 tests (test_hostile_*, test_*_faults, test_faults_e2e, test_environment_checks) do not cover.
-Tests marked xfail(strict=True) pin a product bug: the reason quotes the issue's sentence.
+Each test quotes or names the issue's item it checks.
 """
 
 from __future__ import annotations
@@ -147,9 +147,6 @@ def test_azure_kudu_refused_with_arm_reachable(action, workspace, azure_fake):
 
 # -- 2. a prebuilt package whose central directory is corrupt ---------------------------------------
 
-ISSUE_2 = ("issue 10 item 2: 'A prebuilt `package` whose central directory is corrupt (`BadZipFile`)' must be exit 1 "
-           "with one clear ::error; today package.describe() lets zipfile.BadZipFile escape (exit 2, traceback)")
-
 
 @pytest.mark.parametrize("provider", ["aws", "azure", "gcp"])
 def test_a_corrupt_central_directory_is_one_input_error(action, workspace, provider):
@@ -162,10 +159,6 @@ def test_a_corrupt_central_directory_is_one_input_error(action, workspace, provi
 
 
 # -- 3. a source file whose name is not valid UTF-8 ---------------------------------------------------
-
-ISSUE_3 = ("issue 10 item 3: 'A source file whose name is not valid UTF-8 (`UnicodeEncodeError`): refuse it as an input "
-           "error that shows the name escaped'; today package._name() raises UnicodeEncodeError on the surrogate "
-           "escape (exit 2, traceback)")
 
 
 @pytest.mark.parametrize("provider", ["aws", "azure", "gcp"])
@@ -382,9 +375,6 @@ def test_create_alias_during_an_update_is_retried_end_to_end(aws_action, workspa
 
 # -- 12. hostile prebuilt packages --------------------------------------------------------------------
 
-ISSUE_12 = ("issue 10 item 12: 'A prebuilt `package` with an entry named `../x` or `/etc/x`, or with no entries at all' "
-            "must be refused before any network call; today config/files.code_location only asks zipfile.is_zipfile "
-            "and package.describe counts the entries: the run goes on to the cloud")
 HOSTILE_ZIPS = {
     "dot-dot": {"../x": "x", "app.py": "x = 1\n", "host.json": "{}"},
     "absolute": {"/etc/x": "x", "app.py": "x = 1\n", "host.json": "{}"},
@@ -453,16 +443,9 @@ def test_an_azure_app_twice_in_another_case_is_the_same_function_twice(action, w
 
 # -- 14. an ignore file that is a symlink leaving the source -----------------------------------------
 
-ISSUE_14 = ("issue 10 item 14: 'An ignore file (.faasignore, .funcignore, .gcloudignore, the .gitignore that GCP falls "
-            "back to) that is a symlink leaving the source: refused like any other escaping symlink. Today its target "
-            "outside the workspace is opened and its patterns applied.' package.ignore_spec still reads it")
-
-
-# A provider's own ignore file (.funcignore, .gcloudignore) is packaged, so the walk refuses it
-# as an escaping symlink: those pass. `.faasignore` is always excluded from the package and GCP's
-# `.gitignore` is in its default ignores, so neither is walked: package.ignore_spec reads them
-# (`.gitignore` through `#!include:.gitignore` in _expand_default, with no containment check).
-ISSUE_14_XFAIL = pytest.mark.xfail(strict=True, reason=ISSUE_14)
+# A provider's own ignore file (.funcignore, .gcloudignore) is packaged, so the walk refuses it as an
+# escaping symlink. `.faasignore` is always excluded from the package and GCP's `.gitignore` is in its
+# default ignores (`#!include:.gitignore`), so neither is walked: the ignore rules must refuse them.
 
 
 @pytest.mark.parametrize(("provider", "ignore_file"), [
@@ -535,13 +518,6 @@ def test_an_azure_error_with_command_lines_is_inert(action, workspace):
 
 
 # -- 16. every problem at once ---------------------------------------------------------------------
-
-ISSUE_16_ZIP = ("issue 10 item 16: 'a combined case of a bad memory value and a corrupt zip gives two `::error` lines, "
-                "not one'; today the corrupt zip crashes the run (exit 2) in main._package via package.describe")
-ISSUE_16_CHECK = ("issue 10 item 16: 'today packaging and provider checks run only for functions whose inputs were "
-                  "valid ... All problems that the inputs and the files reveal, for every function, come out in one "
-                  "run'; main._run still calls module.check(spec, artifact) only for valid specs, so a package over "
-                  "Lambda's 250 MB unzipped limit is not reported beside a bad memory value")
 
 
 @pytest.mark.parametrize("provider", ["aws", "gcp"])
@@ -646,9 +622,6 @@ def test_the_aws_secret_key_echoed_by_the_service_is_redacted(aws_action, worksp
 
 # -- 18. likely secrets in the package ---------------------------------------------------------------
 
-ISSUE_18 = ("issue 10 item 18: 'Likely secrets in the package (`.env`, `.env.*`, `*.pem`, `*.key`, `id_rsa*`, `.npmrc`, "
-            "`.pypirc`, `credentials.json`, `.aws/`): a `::warning` naming them and how to leave them out with the "
-            "ignore file. Never silent.' Nothing in faas_action looks for them: they are packaged silently")
 LIKELY_SECRETS = [".env", ".env.production", "tls.pem", "server.key", "id_rsa", "id_rsa.pub", ".npmrc", ".pypirc",
                   "credentials.json", ".aws/credentials"]
 
