@@ -225,6 +225,22 @@ def test_an_include_that_leaves_the_source_is_refused(tmp_path):
         build(source, tmp_path, provider_ignore_file=".gcloudignore")
 
 
+@pytest.mark.parametrize("provider_file", [None, ".gcloudignore"])
+def test_an_ignore_line_that_is_not_a_pattern_is_an_input_error_naming_it(tmp_path, provider_file):
+    source = make_tree(tmp_path)
+    (source / "rules").write_text("*.md\n[z-a]\n")
+    ignore_file = provider_file or ".faasignore"
+    (source / ignore_file).write_text("run.sh\n!\n#!include:rules\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(InputError) as error:  # not pathspec's ValueError or re.error: that would be exit 2
+        package.build(source, tmp_path / "elsewhere", provider_ignore_file=provider_file, out_dir=out)
+    messages = [p.message for p in error.value.problems]
+    assert len(messages) == 2, messages
+    assert f"{ignore_file!r}, line 2: '!'" in messages[0] and "'rules', line 2: '[z-a]'" in messages[1], messages
+    assert list(out.iterdir()) == []
+
+
 def test_an_ignore_file_linked_inside_the_source_is_read(tmp_path):
     source = make_tree(tmp_path)
     (source / "pkg" / "rules").write_text("run.sh\n")

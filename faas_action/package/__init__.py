@@ -55,10 +55,11 @@ def build(
     `dependencies`, a directory of installed packages, is merged into the archive's root beside
     the source; the ignore rules apply to the source only. A name in both is an InputError.
     `exclude` adds gitignore lines that no ignore file can undo (the dependency cache, say).
-    The walk feeds the writer as it goes. Problems (every one: an ignore file or symlink leaving
-    the source, a name that is not UTF-8, nothing to package) are an InputError, raised once the
-    walk is over; the partial zip is removed. Files that likely hold secrets are packaged and
-    named in the Artifact's warnings."""
+    A problem with the ignore files (one leaving the source or unreadable, a line that is not a
+    gitignore pattern) is an InputError before anything is walked. The walk feeds the writer as
+    it goes; its problems (every one: a symlink leaving the source, a name that is not UTF-8,
+    nothing to package) are an InputError, raised once the walk is over; the partial zip is
+    removed. Files that likely hold secrets are packaged and named in the Artifact's warnings."""
     rules = ignore_rules(source, provider_ignore_file, default_ignores, exclude)
     if rules.problems:  # walking with rules that lack the user's patterns would report false problems
         raise InputError(rules.problems)

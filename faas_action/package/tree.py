@@ -4,8 +4,9 @@ Owns: the ignore rules (the always-excluded credentials and VCS folders, then `.
 the provider's ignore file, else the provider's defaults, all in gitignore syntax, with gcloud's
 `#!include:`), the walk in archive order (each directory's children sorted, normalised modes),
 the symlink rules (a link may point anywhere inside the source; one that leaves it, dangles or
-loops is refused, and so is an ignore file that resolves outside the source), names that are not
-UTF-8 (refused: a zip entry name is UTF-8), and merging a directory of installed dependencies
+loops is refused, and so is an ignore file that resolves outside the source), ignore lines that
+are not gitignore patterns (refused, naming the file and line), names that are not UTF-8
+(refused: a zip entry name is UTF-8), and merging a directory of installed dependencies
 into the archive's root.
 Must not: read the files' contents (ignore files aside) or know the zip format.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,9 +96,7 @@ def ignore_rules(
         if not name or not (os.path.islink(source / name) or os.path.isfile(source / name)):
             continue
         used = name
-        text = _read_ignore_file(source, root, name, problems)
-        if text is not None:
-            lines.extend(_expand(source, root, text.splitlines(), problems))
+        lines.extend(_expand(source, root, _read_ignore_file(source, root, name, problems) or (), problems))
         break
     else:
         lines.extend(_expand(source, root, default_ignores, problems))
@@ -120,18 +120,17 @@ def _expand(source: Path, root: str, lines: Iterable[str], problems: list[Proble
     out = []
     for line in lines:
         if line.startswith(INCLUDE):
-            text = _read_ignore_file(source, root, line[len(INCLUDE):].strip(), problems)
-            if text is not None:
-                out.extend(text.splitlines())
+            out.extend(_read_ignore_file(source, root, line[len(INCLUDE):].strip(), problems) or ())
         else:
             out.append(line)
     return out
 
 
-def _read_ignore_file(source: Path, root: str, name: str, problems: list[Problem]) -> str | None:
-    """An ignore file's text, if it is a regular file inside the source. One reached through a
+def _read_ignore_file(source: Path, root: str, name: str, problems: list[Problem]) -> list[str] | None:
+    """An ignore file's lines, if it is a regular file inside the source. One reached through a
     symlink (or `..`) that leaves the source is refused like any escaping symlink: its target
-    is not read. Missing, a directory or a FIFO: nothing to read."""
+    is not read. Missing, a directory or a FIFO: nothing to read. A file that cannot be read, and
+    each line that is not a valid gitignore pattern, is a problem (the line is left out)."""
     path = source / name
     if not name or not os.path.lexists(path):
         return None
@@ -144,8 +143,21 @@ def _read_ignore_file(source: Path, root: str, name: str, problems: list[Problem
         return None
     if not os.path.isfile(real):
         return None
-    with open(real, encoding="utf-8", errors="replace") as handle:
-        return handle.read()
+    try:
+        with open(real, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except OSError as exc:
+        problems.append(Problem("source", f"ignore file {quoted(name)} could not be read: {shown(exc.strerror or str(exc))}"))
+        return None
+    lines = []
+    for number, line in enumerate(text.splitlines(), 1):
+        try:
+            pathspec.GitIgnoreSpec.from_lines([line])
+        except (ValueError, re.error) as exc:  # pathspec's GitIgnorePatternError is a ValueError
+            problems.append(Problem("source", f"ignore file {quoted(name)}, line {number}: {quoted(line)} is not a valid gitignore pattern ({exc}); fix or remove it"))
+            continue
+        lines.append(line)
+    return lines
 
 
 NOTHING_IGNORED = pathspec.GitIgnoreSpec.from_lines([])
