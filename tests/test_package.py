@@ -318,6 +318,22 @@ def test_a_corrupt_central_directory_is_an_input_error(tmp_path):
     assert "not a readable zip archive" in error.value.problems[0].message
 
 
+@pytest.mark.parametrize("method", [zipfile.ZIP_DEFLATED, zipfile.ZIP_LZMA], ids=["deflate", "lzma"])
+def test_a_pem_member_with_corrupt_data_is_an_input_error(tmp_path, method):
+    """describe reads a `.pem` member to tell a certificate bundle from a key: corrupt compressed
+    data there raises zlib.error or lzma.LZMAError, which must not escape (exit 2)."""
+    path = tmp_path / "bad.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("tls.pem"), b"-----BEGIN CERTIFICATE-----\n" + bytes(range(256)) * 64, compress_type=method)
+        archive.writestr(zipfile.ZipInfo("app.py"), b"x = 1\n")
+    data = bytearray(path.read_bytes())
+    start = 30 + len("tls.pem") + 20  # inside the member's compressed data
+    data[start : start + 40] = bytes(b ^ 0xFF for b in data[start : start + 40])
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="not a readable zip archive"):
+        package.describe(path)
+
+
 def test_a_file_that_is_not_a_zip_is_an_input_error(tmp_path):
     (tmp_path / "notes.zip").write_text("not a zip\n")
     with pytest.raises(InputError, match="not a readable zip archive"):

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import lzma
 import re
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,10 @@ from . import codec, sensitive
 from .tree import quoted, shown
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+# What zipfile raises on a damaged archive, a member's corrupt deflate or LZMA data (read to tell
+# a certificate bundle from a private key) included; bzip2's corrupt data is an OSError.
+_UNREADABLE = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError, RuntimeError,
+               zlib.error, lzma.LZMAError)
 
 
 def artifact(path: Path, file_count: int, unzipped_size: int, digest: Any, warnings: tuple[str, ...] = ()) -> Artifact:
@@ -50,14 +56,14 @@ def describe(path: Path) -> Artifact:
             if problems:
                 raise InputError(problems)
             secrets = sensitive.find([info.filename for info in files], lambda name: _head(archive, name))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+        digest = hashlib.sha256()
+        with open(path, "rb", buffering=0) as handle:
+            while chunk := handle.read(codec.CHUNK):
+                digest.update(chunk)
+    except _UNREADABLE as exc:
         raise InputError([Problem("package", f"{shown(path)} is not a readable zip archive ({exc})")]) from exc
     except OSError as exc:
         raise InputError([Problem("package", f"could not read {shown(path)}: {exc.strerror or exc}")]) from exc
-    digest = hashlib.sha256()
-    with open(path, "rb", buffering=0) as handle:
-        while chunk := handle.read(codec.CHUNK):
-            digest.update(chunk)
     warnings = (sensitive.warning(secrets, "rebuild the zip without them if they should not be deployed."),) if secrets else ()
     return artifact(path, len(files), sum(info.file_size for info in files), digest, warnings)
 
