@@ -175,6 +175,19 @@ def test_a_file_both_in_the_source_and_the_dependencies_is_refused(tmp_path: Pat
         build(source, tmp_path, dependencies=deps)
 
 
+def test_secrets_are_looked_for_in_the_source_only(tmp_path: Path) -> None:
+    """The warning's remedy is the source's ignore file, which does not apply to installed
+    dependencies: their key-like files (moto ships `moto_proxy/ca.key`) are not warned about."""
+    source = make_tree(tmp_path)
+    deps = tmp_path / "deps"
+    (deps / "moto" / "moto_proxy").mkdir(parents=True)
+    (deps / "moto" / "moto_proxy" / "ca.key").write_text("-----BEGIN PRIVATE KEY-----\n")
+    assert build(source, tmp_path, dependencies=deps).warnings == ()
+    (source / ".env").write_text("TOKEN=abc\n")
+    warnings = build(source, tmp_path, dependencies=deps).warnings
+    assert len(warnings) == 1 and "'.env'" in warnings[0] and "ca.key" not in warnings[0]
+
+
 # --- hostile workspaces and prebuilt zips (issue 10) -------------------------------------------
 
 

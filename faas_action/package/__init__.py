@@ -59,7 +59,8 @@ def build(
     gitignore pattern) is an InputError before anything is walked. The walk feeds the writer as
     it goes; its problems (every one: a symlink leaving the source, a name that is not UTF-8,
     nothing to package) are an InputError, raised once the walk is over; the partial zip is
-    removed. Files that likely hold secrets are packaged and named in the Artifact's warnings."""
+    removed. Files of the source that likely hold secrets are packaged and named in the
+    Artifact's warnings."""
     rules = ignore_rules(source, provider_ignore_file, default_ignores, exclude)
     if rules.problems:  # walking with rules that lack the user's patterns would report false problems
         raise InputError(rules.problems)
@@ -68,11 +69,13 @@ def build(
     problems: list[Problem] = []
     secrets: list[Entry] = []
     digest = hashlib.sha256()
-    entries = walk(source, rules.spec, problems)
+    # only the source's files are looked at for secrets: the ignore file cannot leave out an
+    # installed dependency's (moto ships a `ca.key`), and those came public from a package index
+    entries = _noting(walk(source, rules.spec, problems), secrets)
     if dependencies is not None:
         entries = merged(entries, walk(dependencies, NOTHING_IGNORED, problems), problems)
     try:
-        stats = write_zip(_noting(_until_problem(entries, problems), secrets), destination, workers=workers, digest=digest)
+        stats = write_zip(_until_problem(entries, problems), destination, workers=workers, digest=digest)
         if not problems and not stats.file_count:
             problems.append(Problem("source", f"nothing to package in {shown(source)} (everything is ignored or it is empty)"))
         if problems:
