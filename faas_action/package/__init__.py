@@ -22,21 +22,21 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from ..errors import InputError, PackagingError, Problem
 from ..models import Artifact
 from . import codec, sensitive
 from .artifact import artifact, describe
-from .codec import DEFAULT, ZLIB, Codec
+from .codec import DEFAULT, ZLIB
 from .export import export
-from .layout import ZipStats, write_zip_simple, zip_info
-from .tree import ALWAYS_EXCLUDED, NOTHING_IGNORED, OWN_IGNORE_FILE, Entry, collect, ignore_rules, ignore_spec, merged, shown, walk
+from .layout import write_zip_simple
+from .tree import NOTHING_IGNORED, OWN_IGNORE_FILE, Entry, collect, ignore_rules, ignore_spec, merged, shown, walk
 from .writer import write_zip
 
 __all__ = [
-    "ALWAYS_EXCLUDED", "DEFAULT", "OWN_IGNORE_FILE", "ZLIB", "Codec", "Entry", "ZipStats", "build", "codec", "collect",
-    "describe", "export", "ignore_rules", "ignore_spec", "walk", "write_zip", "write_zip_simple", "zip_info",
+    "DEFAULT", "ZLIB", "Entry", "build", "codec", "collect", "describe", "export", "ignore_spec", "walk", "write_zip",
+    "write_zip_simple",
 ]
 
 
@@ -91,11 +91,7 @@ def build(
     remedy = f"if they should not be deployed, leave them out with `{ignore_file}` in the source folder (gitignore syntax, one pattern a line)."
     warnings = (sensitive.warning(found, remedy),) if found else ()
     # the writer counted and hashed: no need to read the zip back
-    return _artifact(destination, stats, digest, warnings)
-
-
-def _artifact(path: Path, stats: ZipStats, digest: Any, warnings: tuple[str, ...] = ()) -> Artifact:
-    return artifact(path, stats.file_count, stats.unzipped_size, digest, warnings)
+    return artifact(destination, stats.file_count, stats.unzipped_size, digest, warnings)
 
 
 def _noting(entries: Iterator[Entry], secrets: list[Entry]) -> Iterator[Entry]:

@@ -75,19 +75,15 @@ class Codec:
     `deflate_chunk`). Every codec gives a valid archive; only the deflate streams, and so the
     files that deflate does not shrink, differ."""
 
-    name: str
     compress: Callable[[Buffer], Buffer]
     compressobj: Callable[[], Any]
 
 
 _ZLIB6_OBJ = functools.partial(zlib.compressobj, 6, zlib.DEFLATED, -15)
-DEFAULT = Codec(
-    f"libdeflate level {LEVEL} (zlib level 6 for the segments of files over {HOLD_LIMIT >> 20} MiB)",
-    functools.partial(deflate.deflate_compress, compresslevel=LEVEL),
-    _ZLIB6_OBJ,
-)
+# libdeflate level LEVEL; zlib level 6 for the segments of files over HOLD_LIMIT
+DEFAULT = Codec(functools.partial(deflate.deflate_compress, compresslevel=LEVEL), _ZLIB6_OBJ)
 # zipfile's own compressor (level 6 = zlib's default): with it write_zip gives write_zip_simple's bytes.
-ZLIB = Codec("zlib level 6", functools.partial(zlib.compress, level=6, wbits=-15), _ZLIB6_OBJ)
+ZLIB = Codec(functools.partial(zlib.compress, level=6, wbits=-15), _ZLIB6_OBJ)
 
 
 def is_text(data: Buffer) -> bool:

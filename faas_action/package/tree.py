@@ -40,10 +40,6 @@ class Entry(NamedTuple):
     mode: int
     size: int
 
-    @property
-    def path(self) -> Path:
-        return Path(self.fspath)
-
 
 def shown(path: str | os.PathLike) -> str:
     """A path as it can be printed: bytes that are not UTF-8 (kept by the file system API as
