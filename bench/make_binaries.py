@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Generate the binaries tree the packaging benchmark zips: binaries with long-range redundancy.
 
-Owns: the shape of that input (about 160 files and 100 MB, fixed seed): native-library-like
+Owns: the shape of that input (160 files, about 130 MB, fixed seed): native-library-like
 files (an ELF-shaped header, then blocks of 1-8 KiB, of which some repeat an earlier block 2 to
 30 KiB back: within deflate's reach of 32 KiB, but further than any 1 KiB slice sees), data files
 with more repetition, compressed assets (random bytes: nothing to gain), and files whose blocks
-repeat only more than 32 KiB apart (nothing deflate can use either). The same seed always gives
-the same bytes.
+repeat only more than 40 KiB back (beyond deflate's reach: it saves 1-4% on them, from the rare
+copies of one distant block that land close together). The same seed always gives the same bytes.
 Must not: time anything, or write outside its output folder (default `bench/tree-binaries/`,
 gitignored).
 
