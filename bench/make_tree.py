@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Generate the reference tree the packaging benchmark zips: a fixed-seed stand-in for a real function.
+"""Generate the packaging benchmark's generated tree: a fixed-seed stand-in for a real function.
 
-Owns: the shape of the benchmark input (about 10,000 files and 210 MB): application source, a
-vendored dependency tree of many small `.py` files with their `.dist-info` folders, JSON and CSV
-data files (one big enough to take the streaming path), and incompressible binaries shaped like
-`.so` extension modules. The same seed always gives the same bytes, names and modes.
+Owns: the shape of that input (about 10,000 files and 210 MB): application source, a vendored
+dependency tree of many small `.py` files with their `.dist-info` folders, JSON and CSV data files
+(the biggest 20 MB: held whole, under the packager's 32 MiB streaming threshold), and
+incompressible binaries shaped like `.so` extension modules. It also holds the shared generator
+plumbing (`ensure_generated`, `command_line`) that make_binaries.py uses. The same seed always gives the same bytes, names and modes.
 Must not: time anything, or write outside its output folder (default `bench/tree/`, gitignored).
 
     .venv/bin/python bench/make_tree.py [--out bench/tree] [--seed 2024] [--force]
@@ -299,7 +300,7 @@ def generate(out: Path, seed: int) -> dict:
     for index in range(30):
         add(f"app/static/img_{index}.png", b"\x89PNG\r\n\x1a\n" + rng.randbytes(rng.randint(2_000, 60_000)))
 
-    # Data files: CSV (one big enough to be streamed) and JSON.
+    # Data files: CSV and JSON.
     rng = rng_for(seed, "data")
     for index, size in enumerate(CSV_BYTES):
         add(f"data/metrics_{index}.csv", csv_file(rng, size))
