@@ -148,6 +148,17 @@ def test_symlink_loop_is_refused(tmp_path):
         build(source, tmp_path)
 
 
+def test_a_chain_of_links_that_loops_is_one_problem_each_not_a_packaging_error(tmp_path):
+    source = make_tree(tmp_path)
+    os.symlink("self", source / "self")  # stat() says ELOOP, and so does is_dir()
+    os.symlink("loop-b", source / "pkg" / "loop-a")
+    os.symlink("loop-a", source / "pkg" / "loop-b")
+    with pytest.raises(InputError) as error:
+        build(source, tmp_path)
+    messages = [p.message for p in error.value.problems]
+    assert len(messages) == 3 and all("loops" in m for m in messages), messages
+
+
 def test_dependencies_merge_into_the_root_without_the_source_ignore_rules(tmp_path: Path) -> None:
     source = make_tree(tmp_path)
     (source / ".faasignore").write_text("*.log\n")

@@ -209,7 +209,7 @@ def _listing(directory: _Directory, root: str, spec: pathspec.GitIgnoreSpec, pro
     out: list[Entry | _Directory] = []
     inside = root.rstrip("/") + "/"
     with os.scandir(directory.fspath) as listing:
-        children = sorted((child.name + "/" if child.is_dir(follow_symlinks=True) else child.name, child) for child in listing)
+        children = sorted((child.name + "/" if _is_dir(child) else child.name, child) for child in listing)
     match = spec.match_file
     for key, child in children:
         is_dir = key[-1] == "/"
@@ -222,7 +222,7 @@ def _listing(directory: _Directory, root: str, spec: pathspec.GitIgnoreSpec, pro
         if child.is_symlink():
             real = os.path.realpath(child.path)
             if not os.path.exists(real):
-                problems.append(Problem("source", f"symlink {quoted(name)} points to a missing file; refused"))
+                problems.append(Problem("source", f"symlink {quoted(name)} points to a missing file (or to a chain of links that loops); refused"))
                 continue
             if real != root and not real.startswith(inside):
                 problems.append(Problem("source", f"symlink {quoted(name)} leaves the source directory ({shown(real)}); refused"))
@@ -241,6 +241,15 @@ def _listing(directory: _Directory, root: str, spec: pathspec.GitIgnoreSpec, pro
         executable = bool(info.st_mode & 0o111) or child.name in EXECUTABLE_NAMES
         out.append(Entry(name, child.path, 0o755 if executable else 0o644, info.st_size))
     return out
+
+
+def _is_dir(child: os.DirEntry) -> bool:
+    """Whether a listed name is a directory (through a symlink too). A chain of links that loops
+    raises ELOOP here: not a directory, and refused with the symlinks that lead nowhere."""
+    try:
+        return child.is_dir(follow_symlinks=True)
+    except OSError:
+        return False
 
 
 def _is_utf8(name: str) -> bool:
