@@ -1,8 +1,8 @@
 """Which files go into a package, and under which names.
 
-Owns: the ignore rules (the always-excluded credentials and VCS folders, then `.faasignore`, else
-the provider's ignore file, else the provider's defaults, all in gitignore syntax, with gcloud's
-`#!include:`), the walk in archive order (each directory's children sorted, normalised modes),
+Owns: the ignore rules (`.faasignore`, else the provider's ignore file, else the provider's
+defaults, all in gitignore syntax, with gcloud's `#!include:`; and the always-excluded credentials
+and VCS folders, which no `!` line brings back), the walk in archive order (each directory's children sorted, normalised modes),
 the symlink rules (a link may point anywhere inside the source; one that leaves it, dangles or
 loops is refused, and so is an ignore file that resolves outside the source), names that are not
 UTF-8 (refused: a zip entry name is UTF-8), and merging a directory of installed dependencies
@@ -17,7 +17,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple
+from typing import Iterable, Iterator, NamedTuple, Protocol
 
 import pathspec
 
@@ -69,12 +69,32 @@ def quoted(name: str) -> str:
 # -- ignore rules -----------------------------------------------------------------------------
 
 
+class Spec(Protocol):
+    """What the walk asks of the ignore rules: is this archive name (a directory's with a
+    trailing "/") left out?"""
+
+    def match_file(self, file: str) -> bool: ...
+
+
+class Excluded(NamedTuple):
+    """The user's ignore rules, and the lines that no ignore file can undo (`forced`: the
+    always-excluded paths, `exclude`). Two specs, not one: in gitignore a `!dir/**` line wins over
+    a later `dir/` line (a pattern matching the file itself outranks one matching its folder),
+    so no order of lines in one spec keeps `forced` out of reach of a `!`."""
+
+    user: pathspec.GitIgnoreSpec
+    forced: pathspec.GitIgnoreSpec
+
+    def match_file(self, file: str) -> bool:
+        return self.forced.match_file(file) or self.user.match_file(file)
+
+
 @dataclass(frozen=True)
 class IgnoreRules:
     """The exclusion rules of a source, the ignore file they were read from (None: the
     provider's defaults only) and what was wrong with the ignore files."""
 
-    spec: pathspec.GitIgnoreSpec
+    spec: Excluded
     file: str | None
     problems: tuple[Problem, ...] = ()
 
@@ -82,13 +102,13 @@ class IgnoreRules:
 def ignore_rules(
     source: Path, provider_ignore_file: str | None, default_ignores: Iterable[str] = (), exclude: Iterable[str] = ()
 ) -> IgnoreRules:
-    """Always-excluded paths plus `.faasignore`, else the provider's ignore file, else the
-    provider's defaults (gcloud's, for example); then `exclude`, last so that no `!` line of an
-    ignore file can bring those paths back. An ignore file, or a file it includes, that resolves
-    outside the source is a problem and is not read."""
+    """`.faasignore`, else the provider's ignore file, else the provider's defaults (gcloud's,
+    for example); and, beyond the reach of any `!` line of those (see Excluded), the always-excluded
+    paths and `exclude` (`*` then `!*.json` must not package a `gha-creds-*.json`).
+    An ignore file, or a file it includes, that resolves outside the source is a problem and is not read."""
     root = os.path.realpath(source)
     problems: list[Problem] = []
-    lines = list(ALWAYS_EXCLUDED)
+    lines: list[str] = []
     used = None
     for name in (OWN_IGNORE_FILE, provider_ignore_file):
         if not name or not (os.path.islink(source / name) or os.path.isfile(source / name)):
@@ -100,13 +120,13 @@ def ignore_rules(
         break
     else:
         lines.extend(_expand(source, root, default_ignores, problems))
-    lines.extend(exclude)
-    return IgnoreRules(pathspec.GitIgnoreSpec.from_lines(lines), used, tuple(problems))
+    forced = pathspec.GitIgnoreSpec.from_lines([*ALWAYS_EXCLUDED, *exclude])
+    return IgnoreRules(Excluded(pathspec.GitIgnoreSpec.from_lines(lines), forced), used, tuple(problems))
 
 
 def ignore_spec(
     source: Path, provider_ignore_file: str | None, default_ignores: Iterable[str] = (), exclude: Iterable[str] = ()
-) -> pathspec.GitIgnoreSpec:
+) -> Spec:
     """The exclusion rules alone (see `ignore_rules`); a problem with an ignore file is an InputError."""
     rules = ignore_rules(source, provider_ignore_file, default_ignores, exclude)
     if rules.problems:
@@ -154,7 +174,7 @@ NOTHING_IGNORED = pathspec.GitIgnoreSpec.from_lines([])
 # -- the walk ---------------------------------------------------------------------------------
 
 
-def collect(source: Path, spec: pathspec.GitIgnoreSpec) -> list[Entry]:
+def collect(source: Path, spec: Spec) -> list[Entry]:
     """Every file to package, sorted by archive name. Symlinks leaving `source`, dangling or
     looping, and names that are not UTF-8, are an InputError listing all of them."""
     problems: list[Problem] = []
@@ -164,7 +184,7 @@ def collect(source: Path, spec: pathspec.GitIgnoreSpec) -> list[Entry]:
     return entries
 
 
-def walk(source: Path, spec: pathspec.GitIgnoreSpec, problems: list[Problem]) -> Iterator[Entry]:
+def walk(source: Path, spec: Spec, problems: list[Problem]) -> Iterator[Entry]:
     """`collect`'s entries, yielded as the tree is listed, in the same (sorted) order. A problem
     is appended to `problems` and the walk goes on: the caller must check `problems` once the
     walk is over and raise InputError before using what it built from the entries.
@@ -195,7 +215,7 @@ class _Directory(NamedTuple):
     ancestors: frozenset[str]
 
 
-def _listing(directory: _Directory, root: str, spec: pathspec.GitIgnoreSpec, problems: list[Problem]) -> list[Entry | _Directory]:
+def _listing(directory: _Directory, root: str, spec: Spec, problems: list[Problem]) -> list[Entry | _Directory]:
     """A directory's files and subdirectories that are packaged, in archive order: sorted by
     name + "/" for a directory (a symlink to one included) and by name for a file."""
     out: list[Entry | _Directory] = []

@@ -1,0 +1,77 @@
+"""QA, packaging as a hostile workspace and a demanding user would try it, run as the runner runs
+the action (entrypoint.py in a subprocess, every declared input exported) with every cloud endpoint
+pointed at a server that answers 503 to anything: a problem the files reveal must be reported
+before any request, all at once, one `::error` each, exit 1, never a traceback, never a hang.
+Where the bytes of the zip are the point (sizes, identical bytes), `package.build` is called as
+the action calls it and the zip is read back.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import shutil
+import struct
+import subprocess
+import threading
+import time
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+
+from faas_action import package
+from faas_action.errors import InputError
+from faas_action.package import codec
+from tests.qa_checks import ErrorServer, assert_well_behaved, write_python_app, zip_bytes
+from tests.test_qa_issue10 import Nowhere, aws_inputs
+
+pytestmark = pytest.mark.timeout(120)
+
+RUN_DEADLINE_S = 60
+
+
+def run_refused(action, inputs: dict[str, str], errors: int):
+    """Run the action against a cloud that answers 503: exit 1, `errors` ::error lines, no request."""
+    with ErrorServer(503, {}) as cloud:
+        env = {**Nowhere().env(), "AWS_ENDPOINT_URL": cloud.url}
+        result = action.run(inputs, env=env, timeout=RUN_DEADLINE_S)
+        requests = list(cloud.requests)
+    assert requests == [], requests
+    assert_well_behaved(result, 1, errors=errors)
+    return result
+
+
+def prebuilt_inputs() -> dict[str, str]:
+    return {k: v for k, v in aws_inputs(package="p.zip").items() if k != "source"}
+
+
+def build(source: Path, out: Path, workers: int | None = None) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    return package.build(source, source.parent / "no-workspace", out_dir=out, workers=workers).path
+
+
+def names_in(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as archive:
+        return archive.namelist()
+
+
+# -- ignore rules --------------------------------------------------------------------------------------
+
+
+def test_a_negation_in_the_ignore_file_cannot_bring_back_credentials_or_git(tmp_path):
+    """README: 'Never packaged: .git/, .github/, gha-creds-*.json'. A whitelist-style ignore file
+    (`*`, then `!` what to keep) is common; `!*.json` must not bring back the credentials file
+    that google-github-actions/auth writes into the workspace, nor `!.git/` the repository."""
+    source = tmp_path / "src"
+    write_python_app(source)
+    (source / "gha-creds-0123abcd.json").write_text('{"private_key": "-----BEGIN PRIVATE KEY-----"}')
+    (source / ".git").mkdir()
+    (source / ".git" / "config").write_text("[remote]\n")
+    (source / ".github").mkdir()
+    (source / ".github" / "deploy.yml").write_text("on: push\n")
+    (source / "data.json").write_text("{}")
+    (source / ".faasignore").write_text("*\n!app.py\n!*.json\n!.git/\n!.git/**\n!.github/\n!.github/**\n!.faasignore\n")
+    assert names_in(build(source, tmp_path / "out")) == ["app.py", "data.json"]
