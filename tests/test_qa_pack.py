@@ -75,3 +75,29 @@ def test_a_negation_in_the_ignore_file_cannot_bring_back_credentials_or_git(tmp_
     (source / "data.json").write_text("{}")
     (source / ".faasignore").write_text("*\n!app.py\n!*.json\n!.git/\n!.git/**\n!.github/\n!.github/**\n!.faasignore\n")
     assert names_in(build(source, tmp_path / "out")) == ["app.py", "data.json"]
+
+
+@pytest.mark.parametrize("line", ["\\", "!", "[z-a]", "build/\\"])
+def test_an_invalid_ignore_pattern_is_an_input_error_naming_the_line(action, workspace, line):
+    """A line that is not valid gitignore syntax crashed the action (exit 2, a traceback from
+    pathspec or re): it is a problem of the input file, like an ignore file that leaves the source
+    (the walk is not tried with rules that lack a line of the user's: it could report false problems)."""
+    write_python_app(workspace / "app")
+    (workspace / "app" / ".faasignore").write_text(f"*.pyc\n{line}\n")
+    result = run_refused(action, aws_inputs(), errors=1)
+    assert ".faasignore" in result.errors[0] and "line 2" in result.errors[0], result.errors
+
+
+def test_an_invalid_pattern_in_an_included_gcloudignore_file_is_an_input_error(tmp_path):
+    source = tmp_path / "src"
+    write_python_app(source)
+    (source / ".gcloudignore").write_text("#!include:.gitignore\n*.log\n")
+    (source / ".gitignore").write_text("node_modules/\n[z-a]\n")
+    with pytest.raises(InputError) as caught:
+        build_with(source, tmp_path / "out", ignore_file=".gcloudignore")
+    assert ".gitignore" in str(caught.value) and "line 2" in str(caught.value), caught.value
+
+
+def build_with(source: Path, out: Path, ignore_file: str) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    return package.build(source, source.parent / "no-workspace", provider_ignore_file=ignore_file, out_dir=out).path

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,7 +117,7 @@ def ignore_rules(
         used = name
         text = _read_ignore_file(source, root, name, problems)
         if text is not None:
-            lines.extend(_expand(source, root, text.splitlines(), problems))
+            lines.extend(_expand(source, root, text.splitlines(), problems, where=name))
         break
     else:
         lines.extend(_expand(source, root, default_ignores, problems))
@@ -134,17 +135,35 @@ def ignore_spec(
     return rules.spec
 
 
-def _expand(source: Path, root: str, lines: Iterable[str], problems: list[Problem]) -> list[str]:
+def _expand(source: Path, root: str, lines: Iterable[str], problems: list[Problem], where: str | None = None) -> list[str]:
     """Ignore lines with gcloud's `#!include:<file>` replaced by that file's lines (one level;
-    a missing file includes nothing)."""
+    a missing file includes nothing). The lines of an ignore file (`where`) and of the files it
+    includes must be valid gitignore patterns: each one that is not is a problem."""
     out = []
-    for line in lines:
+    for number, line in enumerate(lines, 1):
         if line.startswith(INCLUDE):
-            text = _read_ignore_file(source, root, line[len(INCLUDE):].strip(), problems)
+            name = line[len(INCLUDE):].strip()
+            text = _read_ignore_file(source, root, name, problems)
             if text is not None:
-                out.extend(text.splitlines())
-        else:
+                out.extend(_valid(text.splitlines(), name, problems))
+        elif where is None:
             out.append(line)
+        else:
+            out.extend(_valid([line], where, problems, number))
+    return out
+
+
+def _valid(lines: list[str], where: str, problems: list[Problem], first: int = 1) -> list[str]:
+    """The lines that pathspec can compile (a lone `!` or `\\`, a trailing backslash, a range
+    such as `[z-a]` it cannot); each other one is a problem naming its file and line."""
+    out = []
+    for number, line in enumerate(lines, first):
+        try:
+            pathspec.GitIgnoreSpec.from_lines([line])
+        except (ValueError, re.error):
+            problems.append(Problem("source", f"ignore file {quoted(where)}, line {number}: {quoted(line)} is not a valid gitignore pattern; fix or remove it"))
+            continue
+        out.append(line)
     return out
 
 
