@@ -101,3 +101,20 @@ def test_an_invalid_pattern_in_an_included_gcloudignore_file_is_an_input_error(t
 def build_with(source: Path, out: Path, ignore_file: str) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     return package.build(source, source.parent / "no-workspace", provider_ignore_file=ignore_file, out_dir=out).path
+
+
+# -- symlinks ------------------------------------------------------------------------------------------
+
+
+def test_a_symlink_loop_is_one_problem_among_all_the_others(action, workspace):
+    """`loop -> loop` stopped the walk with an OSError (ELOOP): one 'could not package' error, the
+    other problems of the tree lost. It is refused like a dangling or escaping symlink."""
+    write_python_app(workspace / "app")
+    (workspace / "app" / "loop").symlink_to("loop")
+    (workspace / "app" / "a").symlink_to("b")
+    (workspace / "app" / "b").symlink_to("a")
+    (workspace / "app" / "dangling").symlink_to("missing")
+    result = run_refused(action, aws_inputs(), errors=4)
+    for name in ("'loop'", "'a'", "'b'", "'dangling'"):
+        assert [e for e in result.errors if name in e], (name, result.errors)
+    assert [e for e in result.errors if "'loop'" in e and "loop" in e.split("'loop'")[1]], result.errors

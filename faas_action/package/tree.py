@@ -12,6 +12,7 @@ Must not: read the files' contents (ignore files aside) or know the zip format.
 
 from __future__ import annotations
 
+import errno
 import heapq
 import os
 import re
@@ -240,7 +241,7 @@ def _listing(directory: _Directory, root: str, spec: Spec, problems: list[Proble
     out: list[Entry | _Directory] = []
     inside = root.rstrip("/") + "/"
     with os.scandir(directory.fspath) as listing:
-        children = sorted((child.name + "/" if child.is_dir(follow_symlinks=True) else child.name, child) for child in listing)
+        children = sorted((child.name + "/" if _is_dir(child) else child.name, child) for child in listing)
     match = spec.match_file
     for key, child in children:
         is_dir = key[-1] == "/"
@@ -253,7 +254,8 @@ def _listing(directory: _Directory, root: str, spec: Spec, problems: list[Proble
         if child.is_symlink():
             real = os.path.realpath(child.path)
             if not os.path.exists(real):
-                problems.append(Problem("source", f"symlink {quoted(name)} points to a missing file; refused"))
+                why = "loops (a chain of symlinks that comes back to itself)" if _loops(child.path) else "points to a missing file"
+                problems.append(Problem("source", f"symlink {quoted(name)} {why}; refused"))
                 continue
             if real != root and not real.startswith(inside):
                 problems.append(Problem("source", f"symlink {quoted(name)} leaves the source directory ({shown(real)}); refused"))
@@ -272,6 +274,23 @@ def _listing(directory: _Directory, root: str, spec: Spec, problems: list[Proble
         executable = bool(info.st_mode & 0o111) or child.name in EXECUTABLE_NAMES
         out.append(Entry(name, child.path, 0o755 if executable else 0o644, info.st_size))
     return out
+
+
+def _is_dir(child: os.DirEntry) -> bool:
+    """Whether `child` is a directory or a symlink to one; a symlink loop (ELOOP) is neither,
+    and is refused as a symlink."""
+    try:
+        return child.is_dir(follow_symlinks=True)
+    except OSError:
+        return False
+
+
+def _loops(path: str) -> bool:
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
 
 
 def _is_utf8(name: str) -> bool:
