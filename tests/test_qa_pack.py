@@ -118,3 +118,21 @@ def test_a_symlink_loop_is_one_problem_among_all_the_others(action, workspace):
     for name in ("'loop'", "'a'", "'b'", "'dangling'"):
         assert [e for e in result.errors if name in e], (name, result.errors)
     assert [e for e in result.errors if "'loop'" in e and "loop" in e.split("'loop'")[1]], result.errors
+
+
+# -- names ---------------------------------------------------------------------------------------------
+
+
+def test_a_name_that_the_prebuilt_check_would_refuse_is_never_packaged(action, workspace):
+    """A file named `..\\x` or `C:x` was packaged as is: a zip that `package:` refuses (it unpacks
+    outside its folder where backslashes are separators, as on Windows Kudu), made by the action
+    itself. Refused when building too, each name its own problem."""
+    write_python_app(workspace / "app")
+    (workspace / "app" / "..\\evil.py").write_text("x = 1\n")
+    (workspace / "app" / "C:evil.py").write_text("x = 1\n")
+    (workspace / "app" / "lib").mkdir()
+    (workspace / "app" / "lib" / "..\\..\\up.py").write_text("x = 1\n")
+    (workspace / "app" / "ok\\name.py").write_text("x = 1\n")  # a backslash alone is only a character
+    result = run_refused(action, aws_inputs(), errors=3)
+    for name in ("..\\evil.py", "C:evil.py", "lib/..\\..\\up.py"):
+        assert [e for e in result.errors if name in e], (name, result.errors)

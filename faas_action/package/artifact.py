@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,7 @@ from typing import Any
 from ..errors import InputError, Problem
 from ..models import Artifact
 from . import codec, sensitive
-from .tree import quoted, shown
-
-_DRIVE = re.compile(r"^[A-Za-z]:")
-
+from .tree import quoted, shown, unsafe_name
 
 def artifact(path: Path, file_count: int, unzipped_size: int, digest: Any, warnings: tuple[str, ...] = ()) -> Artifact:
     return Artifact(
@@ -60,21 +56,6 @@ def describe(path: Path) -> Artifact:
             digest.update(chunk)
     warnings = (sensitive.warning(secrets, "rebuild the zip without them if they should not be deployed."),) if secrets else ()
     return artifact(path, len(files), sum(info.file_size for info in files), digest, warnings)
-
-
-def unsafe_name(name: str) -> str | None:
-    """Why an entry name would be unpacked outside its folder (zip slip), or None. Backslashes
-    count as separators: unzip tools on Windows treat them so."""
-    if "\x00" in name:
-        return "holds a NUL character"
-    posix = name.replace("\\", "/")
-    if posix.startswith("/"):
-        return "is an absolute path"
-    if _DRIVE.match(posix):
-        return "starts with a drive letter"
-    if ".." in posix.split("/"):
-        return "climbs out of the folder it is unpacked into (`..`)"
-    return None
 
 
 def _head(archive: zipfile.ZipFile, name: str) -> bytes:

@@ -29,6 +29,7 @@ ALWAYS_EXCLUDED = (".git/", ".github/", "gha-creds-*.json", ".faasignore")
 OWN_IGNORE_FILE = ".faasignore"
 EXECUTABLE_NAMES = frozenset({"bootstrap"})
 INCLUDE = "#!include:"
+_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 class Entry(NamedTuple):
@@ -251,6 +252,9 @@ def _listing(directory: _Directory, root: str, spec: Spec, problems: list[Proble
         if not _is_utf8(child.name):
             problems.append(Problem("source", f"{quoted(name)}: the name is not valid UTF-8, which a zip entry needs; rename it, or leave it out with the ignore file"))
             continue
+        if ("\\" in child.name or ":" in child.name) and (why := unsafe_name(name)):  # only these can climb out
+            problems.append(Problem("source", f"{quoted(name)}: the name {why} on Windows (where `\\` separates folders); rename it, or leave it out with the ignore file"))
+            continue
         if child.is_symlink():
             real = os.path.realpath(child.path)
             if not os.path.exists(real):
@@ -274,6 +278,21 @@ def _listing(directory: _Directory, root: str, spec: Spec, problems: list[Proble
         executable = bool(info.st_mode & 0o111) or child.name in EXECUTABLE_NAMES
         out.append(Entry(name, child.path, 0o755 if executable else 0o644, info.st_size))
     return out
+
+
+def unsafe_name(name: str) -> str | None:
+    """Why an archive name would be unpacked outside its folder (zip slip), or None. Backslashes
+    count as separators: unzip tools on Windows treat them so."""
+    if "\x00" in name:
+        return "holds a NUL character"
+    posix = name.replace("\\", "/")
+    if posix.startswith("/"):
+        return "is an absolute path"
+    if _DRIVE.match(posix):
+        return "starts with a drive letter"
+    if ".." in posix.split("/"):
+        return "climbs out of the folder it is unpacked into (`..`)"
+    return None
 
 
 def _is_dir(child: os.DirEntry) -> bool:
