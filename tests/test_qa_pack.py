@@ -136,3 +136,44 @@ def test_a_name_that_the_prebuilt_check_would_refuse_is_never_packaged(action, w
     result = run_refused(action, aws_inputs(), errors=3)
     for name in ("..\\evil.py", "C:evil.py", "lib/..\\..\\up.py"):
         assert [e for e in result.errors if name in e], (name, result.errors)
+
+
+# -- prebuilt packages ---------------------------------------------------------------------------------
+
+
+def set_flags_and_method(data: bytes, name: bytes, flags: int = 0, method: int | None = None) -> bytes:
+    """The zip with entry `name`'s general-purpose flags or-ed with `flags` and its method set to
+    `method`, in both its local header and its central directory record."""
+    raw = bytearray(data)
+    for signature, flags_at, method_at, name_at in ((b"PK\x03\x04", 6, 8, 30), (b"PK\x01\x02", 8, 10, 46)):
+        at = raw.find(signature)
+        while at >= 0:
+            length = struct.unpack_from("<H", raw, at + name_at - (2 if signature == b"PK\x03\x04" else 18))[0]
+            if bytes(raw[at + name_at : at + name_at + length]) == name:
+                struct.pack_into("<H", raw, at + flags_at, struct.unpack_from("<H", raw, at + flags_at)[0] | flags)
+                if method is not None:
+                    struct.pack_into("<H", raw, at + method_at, method)
+            at = raw.find(signature, at + 4)
+    return bytes(raw)
+
+
+def test_a_prebuilt_zip_that_no_cloud_can_unpack_as_meant_is_refused_entry_by_entry(action, workspace):
+    """Passed the checks and went to the cloud: the same name twice (which one lands depends on
+    the unzip tool: what was reviewed need not be what runs), an encrypted entry (no cloud has the
+    password), an entry in a compression method nothing here can read. One problem each, before
+    any call."""
+    import warnings
+
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(buffer, "w") as archive:
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate it is asked to write
+        archive.writestr("app.py", "def handler(event, context):\n    return 'reviewed'\n")
+        archive.writestr("app.py", "def handler(event, context):\n    return 'runs'\n")
+        archive.writestr("secret.py", "x = 1\n")
+        archive.writestr("data.bin", "x = 1\n")
+    data = set_flags_and_method(buffer.getvalue(), b"secret.py", flags=0x1)
+    data = set_flags_and_method(data, b"data.bin", method=99)  # 99: WinZip's AES
+    (workspace / "p.zip").write_bytes(data)
+    result = run_refused(action, prebuilt_inputs(), errors=3)
+    for name, why in (("app.py", "2 times"), ("secret.py", "encrypted"), ("data.bin", "method 99")):
+        assert [e for e in result.errors if name in e and why in e], (name, result.errors)

@@ -2,9 +2,9 @@
 
 Owns: hashes and sizes of a zip (`artifact` for one the writer just counted and hashed,
 `describe` for a prebuilt one the user gave as `package`), and what makes a prebuilt zip
-unusable: not a zip or a corrupt central directory, no files at all, or an entry whose name
+unusable: not a zip or a corrupt central directory, no files at all, an entry whose name
 would land outside the folder it is unpacked into (`../x`, `/etc/x`, `C:x`, or the same with
-backslashes). All of these are input errors, found before any network call.
+backslashes), a name given twice, an encrypted entry, or a compression method zipfile cannot read. All of these are input errors, found before any network call.
 Must not: change the zip or know any provider's size limits (providers check the Artifact).
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import zipfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,9 @@ from ..errors import InputError, Problem
 from ..models import Artifact
 from . import codec, sensitive
 from .tree import quoted, shown, unsafe_name
+
+_ENCRYPTED = 0x1  # general purpose flag bit 0
+_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 
 def artifact(path: Path, file_count: int, unzipped_size: int, digest: Any, warnings: tuple[str, ...] = ()) -> Artifact:
     return Artifact(
@@ -38,9 +42,10 @@ def describe(path: Path) -> Artifact:
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
+            counts = Counter(info.filename for info in infos)
             files = [info for info in infos if not info.is_dir()]
             problems = [Problem("package", f"{shown(path)}: entry {quoted(info.filename)} {why}; refused")
-                        for info in infos if (why := unsafe_name(info.filename))]
+                        for info in _once(infos) if (why := unsafe_name(info.filename) or unreadable(info, counts))]
             if not files:
                 problems.append(Problem("package", f"{shown(path)} holds no files"))
             if problems:
@@ -56,6 +61,22 @@ def describe(path: Path) -> Artifact:
             digest.update(chunk)
     warnings = (sensitive.warning(secrets, "rebuild the zip without them if they should not be deployed."),) if secrets else ()
     return artifact(path, len(files), sum(info.file_size for info in files), digest, warnings)
+
+
+def unreadable(info: zipfile.ZipInfo, counts: Counter[str]) -> str | None:
+    """Why the cloud would not unpack the entry as the zip means it, or None."""
+    if counts[info.filename] > 1:
+        return f"is in the zip {counts[info.filename]} times (which one is unpacked depends on the unzip tool)"
+    if info.flag_bits & _ENCRYPTED:
+        return "is encrypted (no cloud has the password to unpack it)"
+    if info.compress_type not in _METHODS:
+        return f"uses compression method {info.compress_type}, which is not stored, deflate, bzip2 or LZMA"
+    return None
+
+
+def _once(infos: list[zipfile.ZipInfo]) -> list[zipfile.ZipInfo]:
+    """The entries, a name given several times listed once (one problem per name)."""
+    return list({info.filename: info for info in infos}.values())
 
 
 def _head(archive: zipfile.ZipFile, name: str) -> bytes:
