@@ -9,13 +9,9 @@ the action calls it and the zip is read back.
 from __future__ import annotations
 
 import io
-import os
 import random
-import shutil
 import struct
-import subprocess
-import threading
-import time
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -25,7 +21,7 @@ import pytest
 from faas_action import package
 from faas_action.errors import InputError
 from faas_action.package import codec
-from tests.qa_checks import ErrorServer, assert_well_behaved, write_python_app, zip_bytes
+from tests.qa_checks import ErrorServer, assert_well_behaved, write_python_app
 from tests.test_qa_issue10 import Nowhere, aws_inputs
 
 pytestmark = pytest.mark.timeout(120)
@@ -162,8 +158,6 @@ def test_a_prebuilt_zip_that_no_cloud_can_unpack_as_meant_is_refused_entry_by_en
     the unzip tool: what was reviewed need not be what runs), an encrypted entry (no cloud has the
     password), an entry in a compression method nothing here can read. One problem each, before
     any call."""
-    import warnings
-
     buffer = io.BytesIO()
     with warnings.catch_warnings(), zipfile.ZipFile(buffer, "w") as archive:
         warnings.simplefilter("ignore")  # zipfile warns about the duplicate it is asked to write
