@@ -2,9 +2,9 @@
 
 Owns: hashes and sizes of a zip (`artifact` for one the writer just counted and hashed,
 `describe` for a prebuilt one the user gave as `package`), and what makes a prebuilt zip
-unusable: not a zip or a corrupt central directory, no files at all, or an entry whose name
+unusable: not a zip or a corrupt central directory, no files at all, an entry whose name
 would land outside the folder it is unpacked into (`../x`, `/etc/x`, `C:x`, or the same with
-backslashes). All of these are input errors, found before any network call.
+backslashes), a name given twice, an encrypted entry, or a compression method zipfile cannot read. All of these are input errors, found before any network call.
 Must not: change the zip or know any provider's size limits (providers check the Artifact).
 """
 
@@ -13,23 +13,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import lzma
-import re
 import zipfile
 import zlib
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, Problem
 from ..models import Artifact
 from . import codec, sensitive
-from .tree import quoted, shown
+from .tree import quoted, shown, unsafe_name
 
-_DRIVE = re.compile(r"^[A-Za-z]:")
 # What zipfile raises on a damaged archive, a member's corrupt deflate or LZMA data (read to tell
 # a certificate bundle from a private key) included; bzip2's corrupt data is an OSError.
 _UNREADABLE = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError, RuntimeError,
                zlib.error, lzma.LZMAError)
-
+_ENCRYPTED = 0x1  # general purpose flag bit 0
+_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 
 def artifact(path: Path, file_count: int, unzipped_size: int, digest: Any, warnings: tuple[str, ...] = ()) -> Artifact:
     return Artifact(
@@ -48,9 +48,10 @@ def describe(path: Path) -> Artifact:
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
+            counts = Counter(info.filename for info in infos)
             files = [info for info in infos if not info.is_dir()]
             problems = [Problem("package", f"{shown(path)}: entry {quoted(info.filename)} {why}; refused")
-                        for info in infos if (why := unsafe_name(info.filename))]
+                        for info in _once(infos) if (why := unsafe_name(info.filename) or unreadable(info, counts))]
             if not files:
                 problems.append(Problem("package", f"{shown(path)} holds no files"))
             if problems:
@@ -68,19 +69,20 @@ def describe(path: Path) -> Artifact:
     return artifact(path, len(files), sum(info.file_size for info in files), digest, warnings)
 
 
-def unsafe_name(name: str) -> str | None:
-    """Why an entry name would be unpacked outside its folder (zip slip), or None. Backslashes
-    count as separators: unzip tools on Windows treat them so."""
-    if "\x00" in name:
-        return "holds a NUL character"
-    posix = name.replace("\\", "/")
-    if posix.startswith("/"):
-        return "is an absolute path"
-    if _DRIVE.match(posix):
-        return "starts with a drive letter"
-    if ".." in posix.split("/"):
-        return "climbs out of the folder it is unpacked into (`..`)"
+def unreadable(info: zipfile.ZipInfo, counts: Counter[str]) -> str | None:
+    """Why the cloud would not unpack the entry as the zip means it, or None."""
+    if counts[info.filename] > 1:
+        return f"is in the zip {counts[info.filename]} times (which one is unpacked depends on the unzip tool)"
+    if info.flag_bits & _ENCRYPTED:
+        return "is encrypted (no cloud has the password to unpack it)"
+    if info.compress_type not in _METHODS:
+        return f"uses compression method {info.compress_type}, which is not stored, deflate, bzip2 or LZMA"
     return None
+
+
+def _once(infos: list[zipfile.ZipInfo]) -> list[zipfile.ZipInfo]:
+    """The entries, a name given several times listed once (one problem per name)."""
+    return list({info.filename: info for info in infos}.values())
 
 
 def _head(archive: zipfile.ZipFile, name: str) -> bytes:

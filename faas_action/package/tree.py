@@ -1,9 +1,10 @@
 """Which files go into a package, and under which names.
 
-Owns: the ignore rules (the always-excluded credentials and VCS folders, then `.faasignore`, else
-the provider's ignore file, else the provider's defaults, all in gitignore syntax, with gcloud's
-`#!include:`), the walk in archive order (each directory's children sorted, normalised modes),
-the symlink rules (a link may point anywhere inside the source; one that leaves it, dangles or
+Owns: the ignore rules (`.faasignore`, else the provider's ignore file, else the provider's
+defaults, all in gitignore syntax, with gcloud's `#!include:`; and the always-excluded credentials
+and VCS folders, which no `!` line brings back), the walk in archive order (each directory's
+children sorted, normalised modes), names that would unpack outside their folder on Windows, the
+symlink rules (a link may point anywhere inside the source; one that leaves it, dangles or
 loops is refused, and so is an ignore file that resolves outside the source), ignore lines that
 are not gitignore patterns (refused, naming the file and line), names that are not UTF-8
 (refused: a zip entry name is UTF-8), and merging a directory of installed dependencies
@@ -13,13 +14,14 @@ Must not: read the files' contents (ignore files aside) or know the zip format.
 
 from __future__ import annotations
 
+import errno
 import heapq
 import os
 import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple
+from typing import Iterable, Iterator, NamedTuple, Protocol
 
 import pathspec
 
@@ -29,6 +31,7 @@ ALWAYS_EXCLUDED = (".git/", ".github/", "gha-creds-*.json", ".faasignore")
 OWN_IGNORE_FILE = ".faasignore"
 EXECUTABLE_NAMES = frozenset({"bootstrap"})
 INCLUDE = "#!include:"
+_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 class Entry(NamedTuple):
@@ -67,12 +70,32 @@ def quoted(name: str) -> str:
 # -- ignore rules -----------------------------------------------------------------------------
 
 
+class Spec(Protocol):
+    """What the walk asks of the ignore rules: is this archive name (a directory's with a
+    trailing "/") left out?"""
+
+    def match_file(self, file: str) -> bool: ...
+
+
+class Excluded(NamedTuple):
+    """The user's ignore rules, and the lines that no ignore file can undo (`forced`: the
+    always-excluded paths, `exclude`). Two specs, not one: in gitignore a `!dir/**` line wins over
+    a later `dir/` line (a pattern matching the file itself outranks one matching its folder),
+    so no order of lines in one spec keeps `forced` out of reach of a `!`."""
+
+    user: pathspec.GitIgnoreSpec
+    forced: pathspec.GitIgnoreSpec
+
+    def match_file(self, file: str) -> bool:
+        return self.forced.match_file(file) or self.user.match_file(file)
+
+
 @dataclass(frozen=True)
 class IgnoreRules:
     """The exclusion rules of a source, the ignore file they were read from (None: the
     provider's defaults only) and what was wrong with the ignore files."""
 
-    spec: pathspec.GitIgnoreSpec
+    spec: Excluded
     file: str | None
     problems: tuple[Problem, ...] = ()
 
@@ -80,13 +103,13 @@ class IgnoreRules:
 def ignore_rules(
     source: Path, provider_ignore_file: str | None, default_ignores: Iterable[str] = (), exclude: Iterable[str] = ()
 ) -> IgnoreRules:
-    """Always-excluded paths plus `.faasignore`, else the provider's ignore file, else the
-    provider's defaults (gcloud's, for example); then `exclude`, last so that no `!` line of an
-    ignore file can bring those paths back. An ignore file, or a file it includes, that resolves
-    outside the source is a problem and is not read."""
+    """`.faasignore`, else the provider's ignore file, else the provider's defaults (gcloud's,
+    for example); and, beyond the reach of any `!` line of those (see Excluded), the always-excluded
+    paths and `exclude` (`*` then `!*.json` must not package a `gha-creds-*.json`).
+    An ignore file, or a file it includes, that resolves outside the source is a problem and is not read."""
     root = os.path.realpath(source)
     problems: list[Problem] = []
-    lines = list(ALWAYS_EXCLUDED)
+    lines: list[str] = []
     used = None
     for name in (OWN_IGNORE_FILE, provider_ignore_file):
         if not name or not (os.path.islink(source / name) or os.path.isfile(source / name)):
@@ -96,13 +119,13 @@ def ignore_rules(
         break
     else:
         lines.extend(_expand(source, root, default_ignores, problems))
-    lines.extend(exclude)
-    return IgnoreRules(pathspec.GitIgnoreSpec.from_lines(lines), used, tuple(problems))
+    forced = pathspec.GitIgnoreSpec.from_lines([*ALWAYS_EXCLUDED, *exclude])
+    return IgnoreRules(Excluded(pathspec.GitIgnoreSpec.from_lines(lines), forced), used, tuple(problems))
 
 
 def ignore_spec(
     source: Path, provider_ignore_file: str | None, default_ignores: Iterable[str] = (), exclude: Iterable[str] = ()
-) -> pathspec.GitIgnoreSpec:
+) -> Spec:
     """The exclusion rules alone (see `ignore_rules`); a problem with an ignore file is an InputError."""
     rules = ignore_rules(source, provider_ignore_file, default_ignores, exclude)
     if rules.problems:
@@ -162,7 +185,7 @@ NOTHING_IGNORED = pathspec.GitIgnoreSpec.from_lines([])
 # -- the walk ---------------------------------------------------------------------------------
 
 
-def collect(source: Path, spec: pathspec.GitIgnoreSpec) -> list[Entry]:
+def collect(source: Path, spec: Spec) -> list[Entry]:
     """Every file to package, sorted by archive name. Symlinks leaving `source`, dangling or
     looping, and names that are not UTF-8, are an InputError listing all of them."""
     problems: list[Problem] = []
@@ -172,7 +195,7 @@ def collect(source: Path, spec: pathspec.GitIgnoreSpec) -> list[Entry]:
     return entries
 
 
-def walk(source: Path, spec: pathspec.GitIgnoreSpec, problems: list[Problem]) -> Iterator[Entry]:
+def walk(source: Path, spec: Spec, problems: list[Problem]) -> Iterator[Entry]:
     """`collect`'s entries, yielded as the tree is listed, in the same (sorted) order. A problem
     is appended to `problems` and the walk goes on: the caller must check `problems` once the
     walk is over and raise InputError before using what it built from the entries.
@@ -203,7 +226,7 @@ class _Directory(NamedTuple):
     ancestors: frozenset[str]
 
 
-def _listing(directory: _Directory, root: str, spec: pathspec.GitIgnoreSpec, problems: list[Problem]) -> list[Entry | _Directory]:
+def _listing(directory: _Directory, root: str, spec: Spec, problems: list[Problem]) -> list[Entry | _Directory]:
     """A directory's files and subdirectories that are packaged, in archive order: sorted by
     name + "/" for a directory (a symlink to one included) and by name for a file."""
     out: list[Entry | _Directory] = []
@@ -219,10 +242,14 @@ def _listing(directory: _Directory, root: str, spec: pathspec.GitIgnoreSpec, pro
         if not _is_utf8(child.name):
             problems.append(Problem("source", f"{quoted(name)}: the name is not valid UTF-8, which a zip entry needs; rename it, or leave it out with the ignore file"))
             continue
+        if ("\\" in child.name or ":" in child.name) and (why := unsafe_name(name)):  # only these can climb out
+            problems.append(Problem("source", f"{quoted(name)}: the name {why} on Windows (where `\\` separates folders); rename it, or leave it out with the ignore file"))
+            continue
         if child.is_symlink():
             real = os.path.realpath(child.path)
             if not os.path.exists(real):
-                problems.append(Problem("source", f"symlink {quoted(name)} points to a missing file (or to a chain of links that loops); refused"))
+                why = "loops (a chain of symlinks that comes back to itself)" if _loops(child.path) else "points to a missing file"
+                problems.append(Problem("source", f"symlink {quoted(name)} {why}; refused"))
                 continue
             if real != root and not real.startswith(inside):
                 problems.append(Problem("source", f"symlink {quoted(name)} leaves the source directory ({shown(real)}); refused"))
@@ -243,13 +270,36 @@ def _listing(directory: _Directory, root: str, spec: pathspec.GitIgnoreSpec, pro
     return out
 
 
+def unsafe_name(name: str) -> str | None:
+    """Why an archive name would be unpacked outside its folder (zip slip), or None. Backslashes
+    count as separators: unzip tools on Windows treat them so."""
+    if "\x00" in name:
+        return "holds a NUL character"
+    posix = name.replace("\\", "/")
+    if posix.startswith("/"):
+        return "is an absolute path"
+    if _DRIVE.match(posix):
+        return "starts with a drive letter"
+    if ".." in posix.split("/"):
+        return "climbs out of the folder it is unpacked into (`..`)"
+    return None
+
+
 def _is_dir(child: os.DirEntry) -> bool:
-    """Whether a listed name is a directory (through a symlink too). A chain of links that loops
-    raises ELOOP here: not a directory, and refused with the symlinks that lead nowhere."""
+    """Whether `child` is a directory or a symlink to one; a symlink loop (ELOOP) is neither,
+    and is refused as a symlink."""
     try:
         return child.is_dir(follow_symlinks=True)
     except OSError:
         return False
+
+
+def _loops(path: str) -> bool:
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
 
 
 def _is_utf8(name: str) -> bool:

@@ -249,11 +249,15 @@ def _big_file_jobs(pool: _Pool, entry: Entry, compressor: codec.Codec) -> Iterat
         method = codec.stream_method(os.fstat(fd).st_size, lambda offset, length: os.pread(fd, length, offset))
         yield _BigStart(entry, method), 0
         crc = size = 0
+        before = b""
         while chunk := os.read(fd, codec.CHUNK):
             crc = deflate.crc32(chunk, crc)
             size += len(chunk)
-            stored = method == codec.STORED
-            yield (_done(chunk) if stored else pool.submit(codec.deflate_chunk, compressor.compressobj, chunk)), len(chunk)
+            if method == codec.STORED:
+                yield _done(chunk), len(chunk)
+            else:
+                yield pool.submit(codec.deflate_chunk, compressor.compressobj, chunk, before), len(chunk)
+                before = chunk[-codec.DICTIONARY:]
         yield _BigEnd(entry, method, crc, size), 0
     finally:
         os.close(fd)
