@@ -54,6 +54,9 @@ def dependencies(f: Fields, provider: str, source: Path | None, options: Any, wo
         f.problem("dependencies", f"{value!r} needs a uv.lock beside it (run `uv lock`), or name a requirements file")
     elif file.suffix == ".toml" and file.name != "pyproject.toml":
         f.problem("dependencies", f"{value!r}: a TOML file must be a pyproject.toml (with a uv.lock beside it)")
+    elif file.name != "pyproject.toml":
+        for message in installer.requirement_files(file, workspace)[1]:
+            f.problem("dependencies", message)
 
     version = installer.python_version(runtime)
     if runtime is None:
@@ -98,7 +101,9 @@ def dependency_secrets(raws: list[dict[str, Any]], environ: Mapping[str, str], w
     for raw in raws:
         if raw.get("dependencies"):
             source = workspace / str(raw.get("source") or ".")
-            files.extend(p for p in (source / str(raw["dependencies"]),) if p.is_file())
+            file = (source / str(raw["dependencies"])).resolve()
+            if file.is_file():
+                files.extend(installer.requirement_files(file, workspace.resolve())[0] if file.suffix != ".toml" else [file])
     if not files and not any(raw.get("dependencies") for raw in raws):
         return []
     return installer.secrets(environ, files)
