@@ -288,6 +288,40 @@ def requirement_files(file: Path, workspace: Path) -> tuple[list[Path], list[str
     return files, problems
 
 
+def lock_problems(pyproject: Path) -> list[str]:
+    """Why the uv.lock beside `pyproject` does not lock this project's dependencies (`uv export
+    --frozen` would install it as it is): it has no package of the project's name, or its record
+    of the project's requirements names other distributions than [project] does (one added or
+    removed since `uv lock`). Names only: a changed version bound is for `uv lock --check`."""
+    import tomllib
+
+    try:
+        project = tomllib.loads(userfiles.read_text(pyproject, DEPENDENCY_FILE_LIMIT)).get("project")
+        lock = tomllib.loads(userfiles.read_text(pyproject.parent / "uv.lock", DEPENDENCY_FILE_LIMIT))
+    except (userfiles.UserFileError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return [f"pyproject.toml or uv.lock cannot be read: {exc}"]
+    if not isinstance(project, dict) or not isinstance(project.get("name"), str) or "dependencies" in project.get("dynamic", ()):
+        return []  # a workspace root or dynamic dependencies: uv says what it makes of them
+    name = _normalised(project["name"])
+    packages = [p for p in lock.get("package", []) if isinstance(p, dict) and _normalised(str(p.get("name", ""))) == name]
+    if not packages:
+        return [f"uv.lock has no package {project['name']!r}: it locks another project; run `uv lock` and commit it"]
+    wanted = list(project.get("dependencies") or [])
+    for extra in (project.get("optional-dependencies") or {}).values():
+        wanted.extend(extra)
+    declared = {_normalised(re.match(r"\s*([A-Za-z0-9._-]+)", str(r)).group(1)) for r in wanted if re.match(r"\s*[A-Za-z0-9]", str(r))}
+    locked = {_normalised(str(r.get("name", ""))) for r in packages[0].get("metadata", {}).get("requires-dist", [])}
+    added, removed = sorted(declared - locked), sorted(locked - declared)
+    if not (added or removed):
+        return []
+    differences = [f"{', '.join(added)} not locked" if added else "", f"{', '.join(removed)} locked but no longer required" if removed else ""]
+    return [f"uv.lock is out of date with pyproject.toml ({'; '.join(d for d in differences if d)}): run `uv lock` and commit it"]
+
+
+def _normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
     """(line number, text) of each requirement or option, continuations joined, comments gone."""
     number, pieces = 0, []

@@ -79,3 +79,46 @@ def test_an_include_in_the_workspace_a_wheel_url_markers_and_extras_still_instal
     assert_well_behaved(result, 0, errors=0)
     assert f"::add-mask::{INDEX_PASSWORD}" in result.stdout.splitlines()
     assert_secret_never_shown(result, INDEX_PASSWORD)
+
+
+LOCK = """version = 1
+revision = 2
+requires-python = ">=3.11"
+
+[[package]]
+name = "hello-dep"
+version = "1.0"
+source = { registry = "https://pypi.org/simple" }
+
+[[package]]
+name = "qa-fn"
+version = "0.1.0"
+source = { virtual = "." }
+dependencies = [
+    { name = "hello-dep" },
+]
+
+[package.metadata]
+requires-dist = [{ name = "hello-dep" }]
+"""
+
+
+@pytest.mark.parametrize(("project", "fragment"), [
+    ('name = "qa-fn"\nversion = "0.1.0"\ndependencies = ["hello-dep", "tool-dep"]', "tool-dep"),  # added, not locked
+    ('name = "qa-fn"\nversion = "0.1.0"\ndependencies = []', "hello-dep"),                         # removed, still locked
+    ('name = "qa-other"\nversion = "0.1.0"\ndependencies = ["hello-dep"]', "qa-other"),            # another project's lock
+])
+def test_a_uv_lock_that_does_not_match_the_pyproject_is_an_input_error(aws_action, workspace, function_name, aws_role,
+                                                                       lambda_proxy, package_index, project, fragment):
+    """uv exports a stale lock as it is (`--frozen`): the function would deploy without the
+    dependency just added. Reported before any index request, naming what differs."""
+    app = write_app(workspace)
+    (app / "requirements.txt").unlink()
+    (app / "pyproject.toml").write_text(f'[project]\n{project}\nrequires-python = ">=3.11"\n')
+    (app / "uv.lock").write_text(LOCK)
+    before = len(package_index.requests)
+    result = aws_action.run(aws_inputs(function_name, aws_role, dependencies="pyproject.toml"),
+                            env=installer_env(package_index), timeout=RUN_DEADLINE_S)
+    assert_well_behaved(result, 1, errors=1)
+    assert "uv.lock" in result.errors[0] and fragment in result.errors[0] and "uv lock" in result.errors[0], result.errors
+    assert len(package_index.requests) == before and lambda_proxy.requests == []

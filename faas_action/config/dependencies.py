@@ -54,7 +54,10 @@ def dependencies(f: Fields, provider: str, source: Path | None, options: Any, wo
         f.problem("dependencies", f"{value!r} needs a uv.lock beside it (run `uv lock`), or name a requirements file")
     elif file.suffix == ".toml" and file.name != "pyproject.toml":
         f.problem("dependencies", f"{value!r}: a TOML file must be a pyproject.toml (with a uv.lock beside it)")
-    elif file.name != "pyproject.toml":
+    elif file.name == "pyproject.toml":
+        for message in installer.lock_problems(file):
+            f.problem("dependencies", message)
+    else:
         for message in installer.requirement_files(file, workspace)[1]:
             f.problem("dependencies", message)
 
