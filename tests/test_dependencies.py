@@ -141,7 +141,7 @@ def test_dependencies_on_a_ready_made_package_is_refused(ws):
 
 
 def test_valid_dependencies_become_a_spec(ws):
-    (ws / "src" / "proj" / "uv.lock").write_text("version = 1\n")
+    (ws / "src" / "proj" / "uv.lock").write_text('version = 1\n\n[[package]]\nname = "p"\nversion = "1"\nsource = { virtual = "." }\n')
     result = load({**AWS, "dependencies": "proj/pyproject.toml", "runtime": "python3.13", "architectures": "arm64",
                    "dependencies-cache": "src/.uv-cache"}, ws)
     assert not result.problems, result.problems
