@@ -154,7 +154,7 @@ DROPPED = (
 # Set whatever the environment says: files copied out of uv's cache, never symlinks into it (the
 # packager refuses links that leave the tree) nor hard links that share the cache's inodes.
 FORCED = {"UV_LINK_MODE": "copy", "NO_COLOR": "1", "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"}
-_USERINFO = r"[A-Za-z][A-Za-z0-9+.-]*://([^/@\s]+)@"
+_USERINFO = r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#\s]+)@"  # up to the last @ of the authority, as URL parsers read it
 _ENV_REFERENCE = r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 DEPENDENCY_FILE_LIMIT = 4 << 20  # read for the secrets in it: a requirements file is a few KB

@@ -122,3 +122,14 @@ def test_a_uv_lock_that_does_not_match_the_pyproject_is_an_input_error(aws_actio
     assert_well_behaved(result, 1, errors=1)
     assert "uv.lock" in result.errors[0] and fragment in result.errors[0] and "uv lock" in result.errors[0], result.errors
     assert len(package_index.requests) == before and lambda_proxy.requests == []
+
+
+def test_a_password_with_an_unencoded_at_sign_is_masked_whole():
+    """`https://user:p@ss@host`: URL parsers (uv's too) take the last @ as the end of the user
+    information, so the whole `p@ss…` is the password, never its tail shown."""
+    from faas_action import dependencies
+
+    url = "https://user:p@ss-w0rd@pypi.example.com/simple"
+    hidden = dependencies.secrets({"UV_INDEX_URL": url})
+    assert "p@ss-w0rd" in hidden
+    assert "ss-w0rd" not in dependencies.redact(f"failed to fetch {url}", hidden)
