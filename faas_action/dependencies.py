@@ -155,6 +155,8 @@ DROPPED = (
 # packager refuses links that leave the tree) nor hard links that share the cache's inodes.
 FORCED = {"UV_LINK_MODE": "copy", "NO_COLOR": "1", "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"}
 _USERINFO = r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#\s]+)@"  # up to the last @ of the authority, as URL parsers read it
+# A credential passed in a URL's query (`/simple?token=…`, a signed URL's `sig=` or `X-Amz-Signature=`).
+_QUERY_SECRET = r"(?i)[?&][A-Za-z0-9_.-]*(?:token|key|password|passwd|secret|auth|sig|signature|credential)[A-Za-z0-9_.-]*=([^&#\s'\"]+)"
 _ENV_REFERENCE = r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 DEPENDENCY_FILE_LIMIT = 4 << 20  # read for the secrets in it: a requirements file is a few KB
@@ -188,11 +190,13 @@ def installer_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 def secrets(environ: Mapping[str, str], files: Iterable[Path] = ()) -> list[str]:
     """Passwords and tokens the installer may see: in the index URLs of the settings and of the
-    dependency files (`--index-url https://user:token@…`, `pkg @ https://token@…`), the
+    dependency files (`--index-url https://user:token@…`, `pkg @ https://token@…`, a query's
+    `?token=…`), the
     UV_INDEX_*_PASSWORD values, and the variables a dependency file expands (`${TOKEN}`)."""
     found: list[str] = []
     for name in URL_SETTINGS:
         found.extend(_userinfo_secrets(environ.get(name, "")))
+        found.extend(_query_secrets(environ.get(name, "")))
     found.extend(v for k, v in environ.items() if re.fullmatch(_INDEX_PASSWORD, k) and v)
     for path in files:
         try:
@@ -200,6 +204,7 @@ def secrets(environ: Mapping[str, str], files: Iterable[Path] = ()) -> list[str]
         except userfiles.UserFileError:
             continue  # uv reports what is wrong with it
         found.extend(_userinfo_secrets(text))
+        found.extend(_query_secrets(text))
         found.extend(environ[name] for name in re.findall(_ENV_REFERENCE, text) if environ.get(name))
     return [s for s in dict.fromkeys(found) if s]
 
@@ -221,11 +226,26 @@ def _userinfo_secrets(text: str) -> list[str]:
     return found
 
 
+def _query_secrets(text: str) -> list[str]:
+    """The values of the query parameters of URLs in `text` whose names say they hold a
+    credential (`token`, `key`, `password`, `secret`, `auth`, `sig`...), also percent-decoded."""
+    found = []
+    for value in re.findall(_QUERY_SECRET, text):
+        if "${" in value:  # a variable's name, not its value (added by `secrets`)
+            continue
+        found.append(value)
+        decoded = urllib.parse.unquote(value)
+        if decoded != value:
+            found.append(decoded)
+    return found
+
+
 def redact(text: str, hidden: Iterable[str]) -> str:
-    """`text` with each secret, and any URL's password, replaced by ***."""
+    """`text` with each secret, any URL's password and any credential in a URL's query replaced by ***."""
     for secret in sorted(set(hidden), key=len, reverse=True):
         if len(secret) >= 3:
             text = text.replace(secret, "***")
+    text = re.sub(_QUERY_SECRET, lambda m: m.group(0).replace(m.group(1), "***"), text)
     return re.sub(_USERINFO, _redact_userinfo, text)
 
 

@@ -133,3 +133,15 @@ def test_a_password_with_an_unencoded_at_sign_is_masked_whole():
     hidden = dependencies.secrets({"UV_INDEX_URL": url})
     assert "p@ss-w0rd" in hidden
     assert "ss-w0rd" not in dependencies.redact(f"failed to fetch {url}", hidden)
+
+
+def test_a_token_in_an_index_urls_query_is_masked():
+    """`https://host/simple?token=…` (some private registries and signed mirror URLs take the
+    credential in the query): the value is registered for masking and redacted from uv's output."""
+    from faas_action import dependencies
+
+    url = "https://pypi.example.invalid/simple?project=x&token=q-s3cret-value&X-Amz-Signature=abcdef123"
+    hidden = dependencies.secrets({"UV_EXTRA_INDEX_URL": url})
+    assert "q-s3cret-value" in hidden and "abcdef123" in hidden and "x" not in hidden
+    text = dependencies.redact(f"error: failed to fetch {url}", [])
+    assert "q-s3cret-value" not in text and "abcdef123" not in text and "project=x" in text
