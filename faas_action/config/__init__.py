@@ -176,6 +176,8 @@ def load(
     max_parallel = run.integer("max-parallel", 1, 32) or int(defaults.get("max-parallel") or 4)
     fail_fast = bool(run.boolean("fail-fast"))
     select = run.items("select")
+    if select == ():  # given, but only separators: it would deploy nothing and still succeed
+        run.problem("select", "names no function (give one or more names, on lines or separated by commas)")
     dry_run = Fields(step_inputs, problems, "").boolean("dry-run")  # a run key: never from the file
     for key in FILE_RUN_KEYS:
         given.pop(key, None)
