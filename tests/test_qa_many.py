@@ -57,3 +57,52 @@ def test_a_select_that_names_no_function_is_an_input_error(offline, workspace, s
     assert_well_behaved(result, 1, errors=1)
     assert "select" in result.errors[0]
     assert result.summary.strip()
+
+
+# -- GitHub's size limits: the summary and the outputs stay usable ----------------------------------
+
+
+def test_many_functions_with_long_error_texts_keep_the_summary_and_results_within_githubs_limits(offline, workspace):
+    """150 functions whose (invalid) name is 10,000 characters long, written once and aliased:
+    every error echoes it. Before: a 9 MB summary (GitHub drops it whole) and a 3 MB `results`."""
+    long_name = "bad!" + "x" * 10_000
+    body = f"functions:\n  - function-name: &n \"{long_name}\"\n" + "  - function-name: *n\n" * 149
+    write_config(workspace, body)
+    result = offline.run({"config": "faas.yml", "dry-run": "true"}, timeout=RUN_DEADLINE_S)
+    assert_well_behaved(result, 1, errors=150)
+    assert len(result.summary.encode()) < GITHUB_SUMMARY_LIMIT
+    assert len(result.outputs["results"].encode()) < GITHUB_OUTPUT_LIMIT
+    entries = results_of(result)
+    assert len(entries) == 150 and all(e["status"] == "failed" and e["error"] for e in entries)
+    assert "characters more" in entries[0]["error"]
+    assert long_name in result.stdout, "the log keeps the whole text"
+
+
+def test_a_summary_too_big_for_github_is_cut_with_a_note_not_dropped(offline, workspace):
+    """1,000 functions with a dozen bad values each (short texts, many of them): whatever makes it
+    big, the summary written stays under GitHub's limit, its table of functions included.
+    Before: a 1.8 MB summary (GitHub drops it whole), its table after 12,000 listed errors."""
+    bad = ("memory: 1, timeout: 0, ephemeral-storage: 1, tracing: bogus, architectures: bogus, log-format: bogus, "
+           "reserved-concurrency: -5, snap-start: bogus, environment-mode: bogus, wait-timeout: 0, publish: maybe, "
+           "force: maybe")
+    body = f"functions:\n  - &bad {{function-name: f0000, {bad}}}\n"
+    body += "".join(f"  - {{<<: *bad, function-name: f{i:04d}}}\n" for i in range(1, 1000))
+    write_config(workspace, body)
+    result = offline.run({"config": "faas.yml", "dry-run": "true"}, timeout=RUN_DEADLINE_S)
+    assert_well_behaved(result, 1)
+    assert len(result.summary.encode()) < GITHUB_SUMMARY_LIMIT
+    assert "| `f0000` |" in result.summary, "the table of functions comes first"
+    assert "more: every one is in the log" in result.summary
+
+
+def test_the_runner_cuts_a_summary_over_githubs_limit_at_a_line_with_a_note(tmp_path):
+    from faas_action.runner import Runner
+
+    summary = tmp_path / "summary"
+    summary.write_text("")
+    runner = Runner({"GITHUB_STEP_SUMMARY": str(summary)}, stdout=open(tmp_path / "log", "w"))
+    runner.add_summary("| row | é |\n" * 200_000)
+    text = summary.read_text(encoding="utf-8")
+    assert len(text.encode()) < GITHUB_SUMMARY_LIMIT
+    assert "summary was cut" in text
+    assert all(line == "| row | é |" for line in text.split("\n\n> ")[0].splitlines())
