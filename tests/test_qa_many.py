@@ -59,6 +59,15 @@ def test_a_select_that_names_no_function_is_an_input_error(offline, workspace, s
     assert result.summary.strip()
 
 
+@pytest.mark.parametrize("value", ["1_0", "\u0664", "4.0", "0", "33", "abc", "0x4"])
+def test_max_parallel_takes_only_a_plain_whole_number_from_1_to_32(offline, workspace, value):
+    """Before: "1_0" ran as 10 and the Arabic-Indic digit four as 4 (Python's int() takes both)."""
+    write_config(workspace, TWO)
+    result = offline.run({"config": "faas.yml", "dry-run": "true", "max-parallel": value}, timeout=RUN_DEADLINE_S)
+    assert_well_behaved(result, 1, errors=1)
+    assert "max-parallel" in result.errors[0]
+
+
 # -- GitHub's size limits: the summary and the outputs stay usable ----------------------------------
 
 
