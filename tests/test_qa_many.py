@@ -115,3 +115,25 @@ def test_the_runner_cuts_a_summary_over_githubs_limit_at_a_line_with_a_note(tmp_
     assert len(text.encode()) < GITHUB_SUMMARY_LIMIT
     assert "summary was cut" in text
     assert all(line == "| row | é |" for line in text.split("\n\n> ")[0].splitlines())
+
+
+# -- keys the config does not know ------------------------------------------------------------------
+
+
+def test_a_misspelled_key_in_one_function_fails_that_function_in_results(offline, workspace):
+    """Before: the error named functions[1], but `results` listed that function as `skipped`,
+    with no error, like the ones that were fine."""
+    write_config(workspace, "functions:\n  - function-name: api\n  - function-name: worker\n    timout: 3\n")
+    result = offline.run({"config": "faas.yml", "dry-run": "true"}, timeout=RUN_DEADLINE_S)
+    assert_well_behaved(result, 1, errors=1)
+    assert "unknown key 'timout'" in result.errors[0] and "functions[1]" in result.errors[0]
+    api, worker = results_of(result)
+    assert (api["status"], worker["status"]) == ("skipped", "failed")
+    assert "timout" in worker["error"] and "error" not in api
+
+
+def test_a_misspelled_key_in_a_function_left_out_by_select_is_still_an_error(offline, workspace):
+    write_config(workspace, "functions:\n  - function-name: api\n  - function-name: worker\n    timout: 3\n")
+    result = offline.run({"config": "faas.yml", "dry-run": "true", "select": "api"}, timeout=RUN_DEADLINE_S)
+    assert_well_behaved(result, 1, errors=1)
+    assert "timout" in result.errors[0]
