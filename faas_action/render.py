@@ -43,6 +43,28 @@ def cell(text: Any) -> str:
     return "<br>".join(part for part in value.replace("\r", "").split("\n"))
 
 
+# A text that the action echoes once per function (an error, a name it refused) is clipped where
+# it goes into the step summary and `results`: GitHub drops a summary over 1 MiB whole and refuses
+# an output over 1 MB. The log keeps the whole text.
+MAX_ECHOED = 2000
+MAX_LISTED_ERRORS = 100
+
+
+def clip(text: Any, limit: int = MAX_ECHOED) -> str:
+    value = str(text)
+    if len(value) <= limit:
+        return value
+    return f"{value[:limit]}... ({len(value) - limit:,} characters more: the whole text is in the log)"
+
+
+def _listed(errors: Sequence[str]) -> list[str]:
+    """The run's errors as summary lines: each clipped, at most MAX_LISTED_ERRORS of them."""
+    lines = [f"- {cell(clip(error))}" for error in errors[:MAX_LISTED_ERRORS]]
+    if len(errors) > MAX_LISTED_ERRORS:
+        lines.append(f"- ... and {len(errors) - MAX_LISTED_ERRORS} more: every one is in the log")
+    return lines
+
+
 def code(text: Any) -> str:
     """Inline code in a table cell; backticks inside would end it, so they become quotes."""
     return f"`{cell(str(text).replace('`', chr(39)))}`"
@@ -184,14 +206,14 @@ def result_entry(outcome: Outcome) -> dict[str, Any]:
     outputs = function_outputs(outcome)
     entry: dict[str, Any] = {
         **outputs,
-        "function-name": outcome.spec.name,
+        "function-name": clip(outcome.spec.name),  # only a name the action refused is ever that long
         "provider": outcome.spec.provider,
         "status": outcome.status,
         "changed": outcome.changed,
         "duration": round(outcome.duration_s, 3),
     }
     if outcome.error:
-        entry["error"] = outcome.error
+        entry["error"] = clip(outcome.error)
     for key in JSON_OUTPUTS:  # an output that is itself JSON is nested, not a string in a string
         if isinstance(entry.get(key), str) and entry[key][:1] in ("{", "["):
             try:
@@ -267,7 +289,7 @@ STATUS_MARK = {"deployed": "deployed", "unchanged": "unchanged", "failed": "**fa
 def failure_markdown(errors: Sequence[str]) -> str:
     """The step summary of a run that stopped before any function was tried."""
     lines = ["### faas-action: nothing was deployed", ""]
-    lines += [f"- {cell(error)}" for error in errors]
+    lines += _listed(errors)
     return "\n".join(lines) + "\n"
 
 
@@ -279,7 +301,7 @@ def summary_markdown(outcomes: Sequence[Outcome], dry_run: bool, errors: Sequenc
         title = "### faas-action: nothing was deployed"
     lines = [title, ""]
     if errors:
-        lines += [f"- {cell(error)}" for error in errors] + [""]
+        lines += _listed(errors) + [""]
     lines += [
         "| function | provider | status | version | url | changed | package size | duration | console |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -290,7 +312,7 @@ def summary_markdown(outcomes: Sequence[Outcome], dry_run: bool, errors: Sequenc
         link = console_url(outcome.spec, outputs["function-id"], outputs["version"])
         size = outcome.artifact.size if outcome.artifact else None
         lines.append(
-            f"| {code(outcome.spec.name)} | {outcome.spec.provider} | {STATUS_MARK.get(outcome.status, outcome.status)} | "
+            f"| {code(clip(outcome.spec.name))} | {outcome.spec.provider} | {STATUS_MARK.get(outcome.status, outcome.status)} | "
             f"{cell(outputs['version'])} | {f'[{cell(url)}]({url})' if url else ''} | "
             f"{'true' if outcome.changed else 'false'} | {human_size(size) if size is not None else ''} | "
             f"{outcome.duration_s:.1f} s | {f'[open]({link})' if link else ''} |"
@@ -298,7 +320,7 @@ def summary_markdown(outcomes: Sequence[Outcome], dry_run: bool, errors: Sequenc
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:
         lines += ["", "#### What failed", ""]
-        lines += [f"- {code(o.spec.name)}: {cell(o.error)}" for o in failed]
+        lines += [f"- {code(clip(o.spec.name))}: {cell(clip(o.error))}" for o in failed]
     for outcome in outcomes:
         if outcome.result is not None and outcome.result.summary:
             lines += ["", outcome.result.summary.rstrip("\n")]

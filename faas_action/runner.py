@@ -51,6 +51,10 @@ ENVIRONMENT_SECRETS = (
 # Masking one- or two-character values would shred the whole log.
 MIN_SECRET_LENGTH = 3
 REDACTED = "***"
+# GitHub drops a step summary over 1 MiB whole ("upload aborted"); ours is cut before that.
+SUMMARY_MAX_BYTES = 1024 * 1024 - 16 * 1024
+SUMMARY_CUT_NOTE = ("\n\n> The step summary was cut here: GitHub drops a summary over 1 MiB. "
+                    "The log and the `results` output have the rest.\n")
 # The OIDC token request: GitHub's toolkit retries it (10 times, on 502/503/504); this one also
 # retries on a dropped connection, a stall and 429/500/408, each attempt with a timeout.
 OIDC_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -280,8 +284,9 @@ class Runner:
         path = self.environ.get("GITHUB_STEP_SUMMARY")
         if not path:
             return
+        text = self._redact(markdown).rstrip("\n") + "\n"
         with self.lock, open(path, "a", encoding="utf-8", newline="\n") as handle:
-            handle.write(self._redact(markdown).rstrip("\n") + "\n")
+            handle.write(_cut(text, SUMMARY_MAX_BYTES - handle.tell()))
 
     # -- OIDC -----------------------------------------------------------------------------
     def id_token(self, audience: str) -> str:
@@ -327,6 +332,18 @@ class Runner:
             raise CredentialsError("the GitHub OIDC token reply holds no token")
         self.mask(token)
         return token
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` if it takes at most `limit` bytes in UTF-8, else its first whole lines that fit
+    with SUMMARY_CUT_NOTE after them."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    room = max(0, limit - len(SUMMARY_CUT_NOTE.encode("utf-8")))
+    head = data[:room]
+    head = head[: head.rfind(b"\n") + 1]
+    return head.decode("utf-8", errors="ignore") + SUMMARY_CUT_NOTE
 
 
 def _writable_directory(path: Path) -> bool:

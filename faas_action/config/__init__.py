@@ -163,8 +163,9 @@ def load(
 
     file_common: dict[str, Any] = {}
     file_functions: list[dict[str, Any]] = [{}]
+    file_problems: list[list[Problem]] = [[]]  # each function's own, in the file
     if step_inputs.get("config"):
-        file_common, file_functions = read_config_file(step_inputs["config"], workspace, defaults, problems)
+        file_common, file_functions, file_problems = read_config_file(step_inputs["config"], workspace, defaults, problems)
     if len(file_functions) > 1 and "function-name" in given:
         problems.append(Problem("function-name", "the config file lists several functions: name them there, not in the step"))
         given.pop("function-name")
@@ -176,6 +177,8 @@ def load(
     max_parallel = run.integer("max-parallel", 1, 32) or int(defaults.get("max-parallel") or 4)
     fail_fast = bool(run.boolean("fail-fast"))
     select = run.items("select")
+    if select == ():  # given, but only separators: it would deploy nothing and still succeed
+        run.problem("select", "names no function (give one or more names, on lines or separated by commas)")
     dry_run = Fields(step_inputs, problems, "").boolean("dry-run")  # a run key: never from the file
     for key in FILE_RUN_KEYS:
         given.pop(key, None)
@@ -210,8 +213,10 @@ def load(
     for index, (raw, own_keys) in enumerate(raws):
         label = f"functions[{index}] ({raw.get('function-name') or '?'}): " if len(raws) > 1 else ""
         if select is not None and str(raw.get("function-name") or "") not in select:
+            problems.extend(file_problems[index])  # the file is wrong whichever function runs
             continue
         before = len(problems)
+        problems.extend(file_problems[index])  # its `results` entry says it failed, and why
         raw = _for_provider(raw, own_keys, mixed, providers_in_run, problems)
         spec, valid = _spec(raw, defaults, environ, workspace, github, problems, label)
         if valid:

@@ -73,11 +73,11 @@ class Fields:
         value = self.text(name)
         if value is None:
             return None
-        try:
-            number = int(value)
-        except ValueError:
+        # ASCII digits only: int() would also take "1_0" and other scripts' digits ("٤").
+        if not re.fullmatch(r"[+-]?[0-9]+", value):
             self.problem(name, f"{value!r} is not a whole number{unit}")
             return None
+        number = int(value)
         if not low <= number <= high:
             self.problem(name, f"{number} is outside {low}..{high}{unit}")
             return None

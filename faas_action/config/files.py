@@ -60,29 +60,32 @@ def inside(f: Fields, name: str, value: str, workspace: Path) -> Path | None:
 
 def read_config_file(
     value: str, workspace: Path, defaults: Mapping[str, str], problems: list[Problem]
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[list[Problem]]]:
+    """The keys at the top of the file, each function's own keys, and each function's own
+    problems (a key that is unknown or misplaced in it); the file's other problems go to
+    `problems`."""
     f = Fields({"config": value}, problems, "")
     path = inside(f, "config", value, workspace)
     if path is None:
-        return {}, [{}]
+        return {}, [{}], [[]]
     from .. import yamlsafe  # here, not at the top: a run without a config file never imports PyYAML
 
     try:
         data = yamlsafe.load(userfiles.read_text(path, CONFIG_MAX_BYTES))
     except userfiles.UserFileError as exc:
         problems.append(Problem("config", f"{value!r} {exc}"))
-        return {}, [{}]
+        return {}, [{}], [[]]
     except yamlsafe.YamlError as exc:
         problems.append(Problem("config", f"{value!r} is not readable YAML: {exc}"))
-        return {}, [{}]
+        return {}, [{}], [[]]
     if data is None:
         data = {}
     if not isinstance(data, dict):
         problems.append(Problem("config", f"{value!r} must hold a mapping of inputs"))
-        return {}, [{}]
+        return {}, [{}], [[]]
     allowed = set(defaults) - set(RUN_KEYS)
 
-    def clean(mapping: dict[str, Any], where: str) -> dict[str, Any]:
+    def clean(mapping: dict[str, Any], where: str, problems: list[Problem]) -> dict[str, Any]:
         result = {}
         for key, item in mapping.items():
             key = str(key)
@@ -97,13 +100,14 @@ def read_config_file(
         return result
 
     functions = data.pop("functions", None)
-    common = clean(data, "")
+    common = clean(data, "", problems)
     if functions is None:
-        return common, [{}]
+        return common, [{}], [[]]
     if not isinstance(functions, list) or not functions or not all(isinstance(i, dict) for i in functions):
         problems.append(Problem("config", "`functions` must be a non-empty list of mappings"))
-        return common, [{}]
-    return common, [clean(item, f"functions[{i}]: ") for i, item in enumerate(functions)]
+        return common, [{}], [[]]
+    own: list[list[Problem]] = [[] for _ in functions]
+    return common, [clean(item, f"functions[{i}]: ", own[i]) for i, item in enumerate(functions)], own
 
 
 def _yaml_value(item: Any) -> Any:
