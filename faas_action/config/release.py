@@ -74,7 +74,11 @@ def _smoke_event(f: Fields, workspace: Path) -> bytes | None:
     if value is None or value == "":
         return None
     if isinstance(value, (dict, list)):  # a YAML config may hold the event as a mapping or list
-        return json.dumps(value).encode()
+        try:  # YAML has values JSON has not: a date, .nan, .inf
+            return json.dumps(value, allow_nan=False).encode()
+        except (TypeError, ValueError) as exc:
+            f.problem("smoke-event", f"holds a value JSON cannot carry ({exc}); quote it, e.g. '2024-01-01'")
+            return None
     text = str(value).strip()
     where = "smoke-event"
     if text.startswith("@"):
