@@ -469,6 +469,8 @@ def is_subset(wanted: Any, got: Any) -> bool:
         return isinstance(got, list) and all(any(is_subset(w, g) for g in got) for w in wanted)
     if isinstance(wanted, bool) or isinstance(got, bool):
         return wanted is got
+    if isinstance(wanted, int) and isinstance(got, int):
+        return wanted == got  # exactly: ids and counts beyond a float's 53 bits differ in their last digits
     if isinstance(wanted, (int, float)) and isinstance(got, (int, float)):
         return math.isclose(wanted, got)
     return wanted == got
