@@ -49,8 +49,9 @@ def release_for(spec: FunctionSpec, alias: str | None, old: str | None, new: str
         if weighted:
             return Release(IMMEDIATE, smoke=smoke, **bounds), f"alias {alias} already serves version {new}: its routing weights are cleared"
         return Release(NO_TRAFFIC, smoke=smoke, **bounds), f"nothing to shift from: alias {alias} already serves version {new}"
-    traffic = "all-at-once" if r.rollback is not None else r.traffic
-    strategy = release.strategy(traffic, r.traffic_percent, r.traffic_interval_s, r.gated)
+    if r.rollback is not None:  # at once, ungated: the old version is what the gates would restore
+        return Release(release.strategy("all-at-once", r.traffic_percent, r.traffic_interval_s, False), smoke=smoke, **bounds), ""
+    strategy = release.strategy(r.traffic, r.traffic_percent, r.traffic_interval_s, r.gated)
     return Release(strategy, Gates(r.alarms, r.max_error_rate), smoke, **bounds), ""
 
 
