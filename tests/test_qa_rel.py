@@ -147,3 +147,72 @@ def test_export_that_cannot_write_is_a_packaging_error(tmp_path):
     artifact = Artifact(path=tmp_path / "zip", size=2, sha256="", sha256_hex="", unzipped_size=0, file_count=0)
     with pytest.raises(PackagingError, match="could not write package-out"):
         export(artifact, tmp_path / "file" / "out.zip", tmp_path)
+
+
+# -- probes, batch 2 ----------------------------------------------------------------------------------
+
+
+def test_a_rollback_with_gates_moves_back_at_once(aws_action, live, lambda_proxy, lam, cloudwatch):
+    """rollback: 'move alias back to that version at once'; a job that also sets the release's
+    gates (one config for both) must not bake the rollback for a traffic-interval."""
+    alarm = make_alarm(cloudwatch, f"{live}-rb")
+    assert aws_action.run(inputs(live)).code == 0  # live -> 2
+    result = aws_action.run(inputs(live, rollback="previous", alarms=alarm, **{"max-error-rate": "1", "traffic-interval": "300"}),
+                            timeout=60)
+    assert_well_behaved(result, 0, errors=0)
+    assert lam.get_alias(FunctionName=live, Name="live")["FunctionVersion"] == "1"
+    assert (result.outputs["version"], result.outputs["rolled-back"], result.outputs["traffic"]) == ("1", "true", "100")
+
+
+def test_canary_from_an_alias_on_latest_moves_it_at_once(aws_action, workspace, function_name, aws_role, lambda_proxy, lam):
+    """Lambda refuses routing weights on an alias whose version is $LATEST (the README's limits
+    say so): a canary from there cannot shift a share, so it moves at once and says why."""
+    write_app(workspace, "def handler(event, context):\n    return 1\n")
+    first = aws_action.run({"provider": "aws", "function-name": function_name, "source": "app", "runtime": "python3.12",
+                            "handler": "app.handler", "role": aws_role})
+    assert first.code == 0, first.stdout
+    lam.create_alias(FunctionName=function_name, Name="live", FunctionVersion="$LATEST")
+    write_app(workspace)
+    lambda_proxy.requests.clear()
+    result = aws_action.run(inputs(function_name, traffic="canary", **{"traffic-interval": "300"}), timeout=60)
+    assert_well_behaved(result, 0, errors=0)
+    assert "serves $LATEST" in result.stdout
+    puts = alias_puts(lambda_proxy, function_name)
+    assert [p.get("FunctionVersion") for p in puts] == ["2"], puts
+    assert not (puts[0].get("RoutingConfig") or {}).get("AdditionalVersionWeights")
+    assert (result.outputs["traffic"], result.outputs["previous-version"]) == ("100", "$LATEST")
+
+
+def test_a_cancellation_while_pruning_keeps_the_release(aws_action, live, lambda_proxy, lam, workspace):
+    import signal
+    from tests.test_qa_issue9 import zip_of
+    for body in range(3, 6):
+        lam.update_function_code(FunctionName=live, ZipFile=zip_of(f"def handler(e, c):\n    return {body}\n"))
+        lam.publish_version(FunctionName=live)  # versions 2..4, live stays on 1
+    lambda_proxy.slow("DELETE", rf"/functions/{live}\?Qualifier=", seconds=5, times=5)
+    running = aws_action.start(inputs(live, **{"keep-versions": "1"}))
+    running.wait_for("Promoted version 5")
+    import time
+    time.sleep(1)
+    running.signal(signal.SIGTERM)
+    result = running.finish(timeout=60)
+    print(result.stdout)
+    assert_well_behaved(result, result.code)
+    assert lam.get_alias(FunctionName=live, Name="live")["FunctionVersion"] in ("1", "5")
+    assert result.outputs.get("version") == "5", result.outputs
+
+
+def test_smoke_event_file_over_6_mb(aws_action, workspace, lambda_proxy):
+    write_app(workspace)
+    (workspace / "big.json").write_text('"' + "x" * (6 * 1024 * 1024 + 10) + '"')
+    result = aws_action.run(inputs("fn-x", **{"smoke-event": "@big.json"}))
+    assert_well_behaved(result, 1, errors=1)
+    assert lambda_proxy.requests == []
+
+
+@pytest.mark.parametrize("expect", ["null", "[]", "{}", '"ok"', "200", "true"])
+def test_smoke_expect_json_scalars(aws_action, live, lambda_proxy, lam, expect):
+    lambda_proxy.script_invoke(live, "2", '{"statusCode": 200, "ok": true, "body": "ok", "items": [], "n": null}')
+    result = aws_action.run(inputs(live, **{"smoke-event": SMOKE, "smoke-expect": expect}))
+    assert_well_behaved(result, result.code)
+    print(expect, result.code, result.errors)

@@ -51,8 +51,13 @@ def release_for(spec: FunctionSpec, alias: str | None, old: str | None, new: str
         return Release(NO_TRAFFIC, smoke=smoke, **bounds), f"nothing to shift from: alias {alias} already serves version {new}"
     if r.rollback is not None:  # at once, ungated: the old version is what the gates would restore
         return Release(release.strategy("all-at-once", r.traffic_percent, r.traffic_interval_s, False), smoke=smoke, **bounds), ""
-    strategy = release.strategy(r.traffic, r.traffic_percent, r.traffic_interval_s, r.gated)
-    return Release(strategy, Gates(r.alarms, r.max_error_rate), smoke, **bounds), ""
+    traffic, note = r.traffic, ""
+    if old == "$LATEST" and traffic != "all-at-once":  # Lambda weights only published versions
+        traffic = "all-at-once"
+        note = (f"alias {alias} serves $LATEST, which Lambda cannot route a share of traffic from: "
+                f"{r.traffic} becomes all-at-once" + (" with one bake for the gates" if r.gated else ""))
+    strategy = release.strategy(traffic, r.traffic_percent, r.traffic_interval_s, r.gated)
+    return Release(strategy, Gates(r.alarms, r.max_error_rate), smoke, **bounds), note
 
 
 def plan_lines(spec: FunctionSpec, alias: str | None, old: str | None, new: str | None, weighted: bool) -> list[str]:
