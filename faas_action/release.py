@@ -457,6 +457,10 @@ def smoke_problem(invocation: Invocation, expect: str | None) -> str | None:
         return f"the response {excerpt(invocation.payload)} is not JSON, and smoke-expect is"
     if contained:
         return None
+    if not isinstance(wanted, (dict, list)):  # "200" reads like a substring, but JSON matches the whole value
+        return (f"the response {excerpt(invocation.payload)} is not the JSON value {excerpt(expect)}: a JSON "
+                "smoke-expect is matched as a subset, so a bare value must be the whole response "
+                "(to find it inside an object, give the object, e.g. {\"statusCode\": 200})")
     return f"the response {excerpt(invocation.payload)} does not contain {excerpt(expect)}"
 
 
