@@ -225,3 +225,114 @@ def test_a_json_scalar_smoke_expect_equal_to_the_response_passes(aws_action, liv
     lambda_proxy.script_invoke(live, "2", "200")
     result = aws_action.run(inputs(live, **{"smoke-event": SMOKE, "smoke-expect": "200"}))
     assert_well_behaved(result, 0, errors=0)
+
+
+# -- issue 14 ----------------------------------------------------------------------------------------
+
+
+def test_none_everywhere_on_create_sends_nothing_to_clear(aws_action, workspace, function_name, aws_role, lambda_proxy, lam):
+    """`none` clears a setting; on a function that does not exist yet there is nothing to clear:
+    the create sends none of them, no concurrency call is made, and a second run is a no-op."""
+    write_app(workspace)
+    cleared = {"layers": "none", "subnet-ids": "none", "security-group-ids": "none", "dead-letter-arn": "none",
+               "kms-key-arn": "none", "file-system-configs": "none", "reserved-concurrency": "none",
+               "provisioned-concurrency": "0", "function-url-cors": "none", "function-url": "iam"}
+    base = {**inputs(function_name), "runtime": "python3.12", "handler": "app.handler", "role": aws_role, **cleared}
+    result = aws_action.run(base)
+    assert_well_behaved(result, 0, errors=0)
+    (create,) = [r.body for r in lambda_proxy.calls("POST", r"/2015-03-31/functions$")]
+    print(create)
+    sent = {k: v for k, v in create.items() if k in ("Layers", "VpcConfig", "DeadLetterConfig", "KMSKeyArn", "FileSystemConfigs")}
+    assert not [v for v in sent.values() if v not in ([], {}, "", {"SubnetIds": [], "SecurityGroupIds": []}, {"TargetArn": ""})], sent
+    assert not lambda_proxy.calls("PUT", r"/concurrency$") and not lambda_proxy.calls("DELETE", r"/concurrency$")
+    assert not lambda_proxy.calls("DELETE", r"provisioned-concurrency")
+    lambda_proxy.requests.clear()
+    again = aws_action.run(base)
+    assert_well_behaved(again, 0, errors=0)
+    assert again.outputs["changed"] == "false", again.stdout
+    assert lambda_proxy.writes() == []
+
+
+def test_a_public_url_twice_is_a_no_op(aws_action, workspace, function_name, aws_role, lambda_proxy, lam):
+    write_app(workspace)
+    base = {**inputs(function_name), "runtime": "python3.12", "handler": "app.handler", "role": aws_role,
+            "function-url": "public", "function-url-cors": "AllowOrigins: ['https://a.example']\nMaxAge: 60"}
+    first = aws_action.run(base)
+    assert_well_behaved(first, 0, errors=0)
+    lambda_proxy.requests.clear()
+    again = aws_action.run(base)
+    assert_well_behaved(again, 0, errors=0)
+    assert again.outputs["changed"] == "false", again.stdout
+    assert lambda_proxy.writes() == [], [(r.method, r.path) for r in lambda_proxy.writes()]
+    assert again.outputs["url"] == first.outputs["url"] != ""
+
+
+def test_a_public_url_on_a_new_alias_next_to_an_old_code_change(aws_action, live, lambda_proxy, lam):
+    """function-url on an alias that exists but has no URL yet, during a canary: the URL is made
+    once the release went through; a second run adds nothing."""
+    result = aws_action.run(inputs(live, traffic="canary", **{"traffic-interval": "1", "function-url": "public"}))
+    assert_well_behaved(result, 0, errors=0)
+    assert result.outputs["url"], result.outputs
+    lambda_proxy.requests.clear()
+    again = aws_action.run(inputs(live, traffic="canary", **{"traffic-interval": "1", "function-url": "public"}))
+    assert_well_behaved(again, 0, errors=0)
+    assert again.outputs["changed"] == "false" and lambda_proxy.writes() == []
+
+
+def test_sigterm_twice_while_restoring_still_restores(aws_action, live, lambda_proxy, lam):
+    """The runner may signal again while the alias is being restored: the restore goes on."""
+    import signal
+    running = aws_action.start(inputs(live, traffic="canary", **{"traffic-interval": "300"}))
+    running.wait_for("Baking 10% for 300 s")
+    lambda_proxy.slow("PUT", rf"/functions/{live}/aliases/live$", seconds=3)
+    running.signal(signal.SIGTERM)
+    running.wait_for("Release stopped", timeout=20)
+    running.signal(signal.SIGTERM)
+    result = running.finish(timeout=60)
+    assert_well_behaved(result, 1)
+    alias = lam.get_alias(FunctionName=live, Name="live")
+    assert alias["FunctionVersion"] == "1" and not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
+    assert (result.outputs["rolled-back"], result.outputs["traffic"]) == ("true", "0"), result.outputs
+
+
+def test_sigterm_mid_bake_restores_every_function_released_side_by_side(aws_action, workspace, aws_role, lambda_proxy, lam):
+    import signal
+    import uuid
+    names = [f"fn-{uuid.uuid4().hex[:10]}" for _ in range(2)]
+    for name in names:
+        (workspace / name).mkdir()
+        (workspace / name / "app.py").write_text("def handler(e, c):\n    return 1\n")
+        first = aws_action.run({"provider": "aws", "function-name": name, "source": name, "alias": "live", "runtime": "python3.12",
+                                "handler": "app.handler", "role": aws_role})
+        assert first.code == 0, first.stdout
+        (workspace / name / "app.py").write_text("def handler(e, c):\n    return 2\n")
+    (workspace / "faas.yml").write_text("provider: aws\nalias: live\ntraffic: canary\ntraffic-interval: 300\nmax-parallel: 2\nfunctions:\n"
+                                        + "".join(f"  - function-name: {n}\n    source: {n}\n" for n in names))
+    running = aws_action.start({"config": "faas.yml"})
+    deadline = __import__("time").monotonic() + 60
+    while __import__("time").monotonic() < deadline:
+        if all(lam.get_alias(FunctionName=n, Name="live").get("RoutingConfig", {}).get("AdditionalVersionWeights") for n in names):
+            break
+        __import__("time").sleep(0.3)
+    running.signal(signal.SIGTERM)
+    result = running.finish(timeout=60)
+    assert_well_behaved(result, 1)
+    for name in names:
+        alias = lam.get_alias(FunctionName=name, Name="live")
+        assert alias["FunctionVersion"] == "1" and not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights"), (name, alias)
+
+
+def test_smoke_expect_as_a_yaml_mapping_in_the_config_file(aws_action, live, workspace, lambda_proxy, lam):
+    """The config file takes smoke-event as a YAML mapping; smoke-expect, its partner, too."""
+    lambda_proxy.script_invoke(live, "2", '{"statusCode": 200, "body": "hi"}')
+    (workspace / "faas.yml").write_text(f"provider: aws\nfunction-name: {live}\nsource: app\nalias: live\n"
+                                        "smoke-event:\n  ping: 1\nsmoke-expect:\n  statusCode: 200\n")
+    result = aws_action.run({"config": "faas.yml"})
+    assert_well_behaved(result, 0, errors=0)
+    (workspace / "faas.yml").write_text(f"provider: aws\nfunction-name: {live}\nsource: app\nalias: live\n"
+                                        "smoke-event:\n  ping: 1\nsmoke-expect:\n  statusCode: 500\n")
+    write_app(workspace, "def handler(event, context):\n    return 3\n")
+    lambda_proxy.script_invoke(live, "3", '{"statusCode": 200, "body": "hi"}')
+    failed = aws_action.run({"config": "faas.yml"})
+    assert_well_behaved(failed, 1, errors=1)
+    assert "smoke test" in failed.errors[0] and "500" in failed.errors[0]
