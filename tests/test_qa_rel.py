@@ -336,3 +336,15 @@ def test_smoke_expect_as_a_yaml_mapping_in_the_config_file(aws_action, live, wor
     failed = aws_action.run({"config": "faas.yml"})
     assert_well_behaved(failed, 1, errors=1)
     assert "smoke test" in failed.errors[0] and "500" in failed.errors[0]
+
+
+def test_provisioned_concurrency_failing_after_a_promotion_keeps_the_release_outputs(aws_action, live, lambda_proxy, lam):
+    """The canary went through and the alias serves version 2; provisioned concurrency then FAILED:
+    the step fails, and its outputs still say where the alias is (traffic 100, not rolled back)."""
+    lambda_proxy.script_provisioned(live, in_progress_polls=1, status="FAILED", reason="not enough unreserved concurrency")
+    result = aws_action.run(inputs(live, traffic="canary", **{"traffic-interval": "1", "provisioned-concurrency": "2"}))
+    assert_well_behaved(result, 1, errors=1)
+    assert "not enough unreserved concurrency" in result.errors[0]
+    assert lam.get_alias(FunctionName=live, Name="live")["FunctionVersion"] == "2"
+    outputs = result.outputs
+    assert (outputs.get("version"), outputs.get("previous-version"), outputs.get("traffic"), outputs.get("rolled-back")) == ("2", "1", "100", "false"), outputs

@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
 from ... import release, render
-from ...errors import ActionError, ProviderError, ReleaseError
+from ...errors import ActionError, Cancelled, ProviderError, ReleaseError
 from ...models import DeployResult, FunctionSpec, Plan
 from ...release import IMMEDIATE, NO_TRAFFIC, Gates, Release, SmokeTest
 from ..base import Deadline
@@ -108,13 +108,17 @@ class Rollout:
             call_timeout_s=min(CALL_TIMEOUT_S, spec.wait_timeout_s), wall=self.wall,
         )
         record = release.run(chosen, traffic, self.clock, self.log)
+        after_error: ActionError | None = None  # the URL or provisioned concurrency, once the alias moved
         if record.ok and self.after_release is not None:
-            result = self.after_release(result, any(e.what == "promote" for e in record.events))
+            try:
+                result = self.after_release(result, any(e.what == "promote" for e in record.events))
+            except ActionError as exc:  # the release stands: its outputs are still written
+                after_error = exc
 
-        if record.ok and r.keep_versions:
+        if record.ok and after_error is None and r.keep_versions:
             self._prune(spec, r.keep_versions, {new, old, state.rollback_target})
         shifted = bool(alias and old and old != new and chosen.strategy.steps)
-        cancelled = record.failure is not None and record.failure.gate == "cancelled"
+        cancelled = (record.failure is not None and record.failure.gate == "cancelled") or isinstance(after_error, Cancelled)
         # After a cancellation the runner gives the step seconds: the alias is restored, exit now.
         metrics = {} if cancelled else self._metrics(metric_name, alias, old, new, traffic, shifted)
 
@@ -142,6 +146,9 @@ class Rollout:
         result = replace(result, outputs={**result.outputs, **outputs}, summary=result.summary + summary)
         if not record.ok:
             raise ReleaseError(self._failure_message(spec, alias, old, traffic, record), result=result)
+        if after_error is not None:
+            where = f"{traffic.entry_label} serves {traffic.new_label}" if alias else f"{traffic.new_label} is published"
+            raise ReleaseError(f"{after_error} (the release itself went through: {where})", result=result)
         return result
 
     # -- after the release ----------------------------------------------------------------------
