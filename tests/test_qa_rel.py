@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -149,7 +152,7 @@ def test_export_that_cannot_write_is_a_packaging_error(tmp_path):
         export(artifact, tmp_path / "file" / "out.zip", tmp_path)
 
 
-# -- probes, batch 2 ----------------------------------------------------------------------------------
+# -- release combinations ----------------------------------------------------------------------------------
 
 
 def test_a_rollback_with_gates_moves_back_at_once(aws_action, live, lambda_proxy, lam, cloudwatch):
@@ -181,25 +184,6 @@ def test_canary_from_an_alias_on_latest_moves_it_at_once(aws_action, workspace, 
     assert [p.get("FunctionVersion") for p in puts] == ["2"], puts
     assert not (puts[0].get("RoutingConfig") or {}).get("AdditionalVersionWeights")
     assert (result.outputs["traffic"], result.outputs["previous-version"]) == ("100", "$LATEST")
-
-
-def test_a_cancellation_while_pruning_keeps_the_release(aws_action, live, lambda_proxy, lam, workspace):
-    import signal
-    from tests.test_qa_issue9 import zip_of
-    for body in range(3, 6):
-        lam.update_function_code(FunctionName=live, ZipFile=zip_of(f"def handler(e, c):\n    return {body}\n"))
-        lam.publish_version(FunctionName=live)  # versions 2..4, live stays on 1
-    lambda_proxy.slow("DELETE", rf"/functions/{live}\?Qualifier=", seconds=5, times=5)
-    running = aws_action.start(inputs(live, **{"keep-versions": "1"}))
-    running.wait_for("Promoted version 5")
-    import time
-    time.sleep(1)
-    running.signal(signal.SIGTERM)
-    result = running.finish(timeout=60)
-    print(result.stdout)
-    assert_well_behaved(result, result.code)
-    assert lam.get_alias(FunctionName=live, Name="live")["FunctionVersion"] in ("1", "5")
-    assert result.outputs.get("version") == "5", result.outputs
 
 
 def test_smoke_event_file_over_6_mb(aws_action, workspace, lambda_proxy):
@@ -241,7 +225,6 @@ def test_none_everywhere_on_create_sends_nothing_to_clear(aws_action, workspace,
     result = aws_action.run(base)
     assert_well_behaved(result, 0, errors=0)
     (create,) = [r.body for r in lambda_proxy.calls("POST", r"/2015-03-31/functions$")]
-    print(create)
     sent = {k: v for k, v in create.items() if k in ("Layers", "VpcConfig", "DeadLetterConfig", "KMSKeyArn", "FileSystemConfigs")}
     assert not [v for v in sent.values() if v not in ([], {}, "", {"SubnetIds": [], "SecurityGroupIds": []}, {"TargetArn": ""})], sent
     assert not lambda_proxy.calls("PUT", r"/concurrency$") and not lambda_proxy.calls("DELETE", r"/concurrency$")
@@ -267,7 +250,7 @@ def test_a_public_url_twice_is_a_no_op(aws_action, workspace, function_name, aws
     assert again.outputs["url"] == first.outputs["url"] != ""
 
 
-def test_a_public_url_on_a_new_alias_next_to_an_old_code_change(aws_action, live, lambda_proxy, lam):
+def test_a_public_url_added_by_a_canary_then_a_no_op(aws_action, live, lambda_proxy, lam):
     """function-url on an alias that exists but has no URL yet, during a canary: the URL is made
     once the release went through; a second run adds nothing."""
     result = aws_action.run(inputs(live, traffic="canary", **{"traffic-interval": "1", "function-url": "public"}))
@@ -281,7 +264,6 @@ def test_a_public_url_on_a_new_alias_next_to_an_old_code_change(aws_action, live
 
 def test_sigterm_twice_while_restoring_still_restores(aws_action, live, lambda_proxy, lam):
     """The runner may signal again while the alias is being restored: the restore goes on."""
-    import signal
     running = aws_action.start(inputs(live, traffic="canary", **{"traffic-interval": "300"}))
     running.wait_for("Baking 10% for 300 s")
     lambda_proxy.slow("PUT", rf"/functions/{live}/aliases/live$", seconds=3)
@@ -296,8 +278,6 @@ def test_sigterm_twice_while_restoring_still_restores(aws_action, live, lambda_p
 
 
 def test_sigterm_mid_bake_restores_every_function_released_side_by_side(aws_action, workspace, aws_role, lambda_proxy, lam):
-    import signal
-    import uuid
     names = [f"fn-{uuid.uuid4().hex[:10]}" for _ in range(2)]
     for name in names:
         (workspace / name).mkdir()
@@ -309,11 +289,11 @@ def test_sigterm_mid_bake_restores_every_function_released_side_by_side(aws_acti
     (workspace / "faas.yml").write_text("provider: aws\nalias: live\ntraffic: canary\ntraffic-interval: 300\nmax-parallel: 2\nfunctions:\n"
                                         + "".join(f"  - function-name: {n}\n    source: {n}\n" for n in names))
     running = aws_action.start({"config": "faas.yml"})
-    deadline = __import__("time").monotonic() + 60
-    while __import__("time").monotonic() < deadline:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # both canaries at 10%
         if all(lam.get_alias(FunctionName=n, Name="live").get("RoutingConfig", {}).get("AdditionalVersionWeights") for n in names):
             break
-        __import__("time").sleep(0.3)
+        time.sleep(0.3)
     running.signal(signal.SIGTERM)
     result = running.finish(timeout=60)
     assert_well_behaved(result, 1)
