@@ -176,7 +176,8 @@ class ReleaseSpec:
 
     @property
     def gated(self) -> bool:
-        return bool(self.alarms) or self.max_error_rate is not None
+        """Gates watch a release; a rollback moves the alias back at once, with no bake to watch."""
+        return self.rollback is None and (bool(self.alarms) or self.max_error_rate is not None)
 
 
 @dataclass(frozen=True)

@@ -457,6 +457,10 @@ def smoke_problem(invocation: Invocation, expect: str | None) -> str | None:
         return f"the response {excerpt(invocation.payload)} is not JSON, and smoke-expect is"
     if contained:
         return None
+    if not isinstance(wanted, (dict, list)):  # "200" reads like a substring, but JSON matches the whole value
+        return (f"the response {excerpt(invocation.payload)} is not the JSON value {excerpt(expect)}: a JSON "
+                "smoke-expect is matched as a subset, so a bare value must be the whole response "
+                "(to find it inside an object, give the object, e.g. {\"statusCode\": 200})")
     return f"the response {excerpt(invocation.payload)} does not contain {excerpt(expect)}"
 
 
@@ -469,6 +473,8 @@ def is_subset(wanted: Any, got: Any) -> bool:
         return isinstance(got, list) and all(any(is_subset(w, g) for g in got) for w in wanted)
     if isinstance(wanted, bool) or isinstance(got, bool):
         return wanted is got
+    if isinstance(wanted, int) and isinstance(got, int):
+        return wanted == got  # exactly: ids and counts beyond a float's 53 bits differ in their last digits
     if isinstance(wanted, (int, float)) and isinstance(got, (int, float)):
         return math.isclose(wanted, got)
     return wanted == got

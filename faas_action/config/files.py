@@ -51,7 +51,11 @@ def code_location(f: Fields, workspace: Path, defaults: Mapping[str, str]) -> tu
 
 
 def inside(f: Fields, name: str, value: str, workspace: Path) -> Path | None:
-    path = (workspace / value).resolve()
+    try:
+        path = (workspace / value).resolve()
+    except (ValueError, OSError) as exc:  # a NUL byte (from a YAML "\0"), a loop of symlinks
+        f.problem(name, f"{value!r} is not a usable path ({exc})")
+        return None
     if path != workspace and workspace not in path.parents:
         f.problem(name, f"{value!r} resolves outside the workspace ({path}); refused")
         return None
@@ -143,8 +147,15 @@ def package_out(f: Fields, workspace: Path, package: Path | None) -> Path | None
     path = inside(f, "package-out", value, workspace)
     if path is None:
         return None
+    if any(len(part.encode()) > 255 for part in path.relative_to(workspace).parts):
+        f.problem("package-out", f"{value!r}: a name in it is longer than 255 bytes")
+        return None
     if path == workspace or path.is_dir() or value.endswith(("/", "\\")):
         f.problem("package-out", f"{value!r} is a directory: name the zip file to write, e.g. dist/function.zip")
+        return None
+    folder = next((p for p in path.parents if p.exists()), workspace)
+    if not folder.is_dir():
+        f.problem("package-out", f"{value!r}: {folder.relative_to(workspace).as_posix()!r} is a file, not a folder")
         return None
     if path.exists() and not (path.is_file() and zipfile.is_zipfile(path)):
         f.problem("package-out", f"{value!r} exists and is not a zip: refusing to overwrite it with the package")

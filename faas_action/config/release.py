@@ -24,7 +24,7 @@ def release(f: Fields, workspace: Path, options: AwsOptions) -> ReleaseSpec:
     percent = f.integer("traffic-percent", 1, 99, " percent")
     interval = f.integer("traffic-interval", 1, 6 * 3600, " seconds")
     smoke_event = _smoke_event(f, workspace)
-    smoke_expect = f.text("smoke-expect")
+    smoke_expect = _json_value(f, "smoke-expect") if isinstance(f.raw.get("smoke-expect"), (dict, list)) else f.text("smoke-expect")
     if smoke_expect is not None:
         try:
             json.loads(smoke_expect)
@@ -74,7 +74,8 @@ def _smoke_event(f: Fields, workspace: Path) -> bytes | None:
     if value is None or value == "":
         return None
     if isinstance(value, (dict, list)):  # a YAML config may hold the event as a mapping or list
-        return json.dumps(value).encode()
+        text = _json_value(f, "smoke-event")
+        return None if text is None else text.encode()
     text = str(value).strip()
     where = "smoke-event"
     if text.startswith("@"):
@@ -102,6 +103,15 @@ def _smoke_event(f: Fields, workspace: Path) -> bytes | None:
         f.problem("smoke-event", f"{where} is not valid JSON ({exc}); give a JSON payload or @path to a JSON file")
         return None
     return data
+
+
+def _json_value(f: Fields, name: str) -> str | None:
+    """A YAML mapping or list from the config file as JSON text (`smoke-event`, `smoke-expect`)."""
+    try:  # YAML has values JSON has not: a date, .nan, .inf
+        return json.dumps(f.raw[name], allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        f.problem(name, f"holds a value JSON cannot carry ({exc}); quote it, e.g. '2024-01-01'")
+        return None
 
 
 def _percentage(f: Fields, name: str) -> float | None:

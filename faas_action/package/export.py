@@ -6,6 +6,7 @@ owned by the workspace's owner. Must not: build or read the package, or write an
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -39,7 +40,8 @@ def export(artifact: Artifact, destination: Path, workspace: Path) -> str:
         os.chmod(temporary, 0o644)
         os.replace(temporary, destination)
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # it may never have been created (a name too long, ...)
+            temporary.unlink(missing_ok=True)
         raise PackagingError(f"could not write package-out {destination}: {exc}") from exc
     _give_to_owner_of(workspace, [*reversed(created), destination])
     return destination.relative_to(workspace).as_posix()

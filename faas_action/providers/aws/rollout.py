@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable
 
 from ... import release, render
-from ...errors import ActionError, ProviderError, ReleaseError
+from ...errors import ActionError, Cancelled, ProviderError, ReleaseError
 from ...models import DeployResult, FunctionSpec, Plan
 from ...release import IMMEDIATE, NO_TRAFFIC, Gates, Release, SmokeTest
 from ..base import Deadline
@@ -49,9 +49,15 @@ def release_for(spec: FunctionSpec, alias: str | None, old: str | None, new: str
         if weighted:
             return Release(IMMEDIATE, smoke=smoke, **bounds), f"alias {alias} already serves version {new}: its routing weights are cleared"
         return Release(NO_TRAFFIC, smoke=smoke, **bounds), f"nothing to shift from: alias {alias} already serves version {new}"
-    traffic = "all-at-once" if r.rollback is not None else r.traffic
+    if r.rollback is not None:  # at once, ungated: the old version is what the gates would restore
+        return Release(release.strategy("all-at-once", r.traffic_percent, r.traffic_interval_s, False), smoke=smoke, **bounds), ""
+    traffic, note = r.traffic, ""
+    if old == "$LATEST" and traffic != "all-at-once":  # Lambda weights only published versions
+        traffic = "all-at-once"
+        note = (f"alias {alias} serves $LATEST, which Lambda cannot route a share of traffic from: "
+                f"{r.traffic} becomes all-at-once" + (" with one bake for the gates" if r.gated else ""))
     strategy = release.strategy(traffic, r.traffic_percent, r.traffic_interval_s, r.gated)
-    return Release(strategy, Gates(r.alarms, r.max_error_rate), smoke, **bounds), ""
+    return Release(strategy, Gates(r.alarms, r.max_error_rate), smoke, **bounds), note
 
 
 def plan_lines(spec: FunctionSpec, alias: str | None, old: str | None, new: str | None, weighted: bool) -> list[str]:
@@ -102,13 +108,17 @@ class Rollout:
             call_timeout_s=min(CALL_TIMEOUT_S, spec.wait_timeout_s), wall=self.wall,
         )
         record = release.run(chosen, traffic, self.clock, self.log)
+        after_error: ActionError | None = None  # the URL or provisioned concurrency, once the alias moved
         if record.ok and self.after_release is not None:
-            result = self.after_release(result, any(e.what == "promote" for e in record.events))
+            try:
+                result = self.after_release(result, any(e.what == "promote" for e in record.events))
+            except ActionError as exc:  # the release stands: its outputs are still written
+                after_error = exc
 
-        if record.ok and r.keep_versions:
+        if record.ok and after_error is None and r.keep_versions:
             self._prune(spec, r.keep_versions, {new, old, state.rollback_target})
         shifted = bool(alias and old and old != new and chosen.strategy.steps)
-        cancelled = record.failure is not None and record.failure.gate == "cancelled"
+        cancelled = (record.failure is not None and record.failure.gate == "cancelled") or isinstance(after_error, Cancelled)
         # After a cancellation the runner gives the step seconds: the alias is restored, exit now.
         metrics = {} if cancelled else self._metrics(metric_name, alias, old, new, traffic, shifted)
 
@@ -136,6 +146,9 @@ class Rollout:
         result = replace(result, outputs={**result.outputs, **outputs}, summary=result.summary + summary)
         if not record.ok:
             raise ReleaseError(self._failure_message(spec, alias, old, traffic, record), result=result)
+        if after_error is not None:
+            where = f"{traffic.entry_label} serves {traffic.new_label}" if alias else f"{traffic.new_label} is published"
+            raise ReleaseError(f"{after_error} (the release itself went through: {where})", result=result)
         return result
 
     # -- after the release ----------------------------------------------------------------------

@@ -28,7 +28,9 @@ from .alias import create_alias, points_to, serving, update_alias
 from .client import LambdaCalls, cause_code
 from .metrics import CloudWatch, dimensions
 
-PAYLOAD_LIMIT = 64 * 1024  # what is kept of a smoke response (enough to match and to quote)
+# A smoke response is kept whole to be matched (messages quote an excerpt): Lambda answers a
+# synchronous invoke with at most 6 MB, and a JSON response cut short would no longer parse.
+PAYLOAD_LIMIT = 6 * 1024 * 1024
 RESTORE_ATTEMPT_S = 15.0  # one restore try (its network retries included); the engine retries it
 DESCRIPTION_MARK = "faas-action previous="
 PREVIOUS_IN_DESCRIPTION = re.compile(re.escape(DESCRIPTION_MARK) + r"(\d+)")
