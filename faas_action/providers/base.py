@@ -250,13 +250,17 @@ def retrying(
     """Call `attempt` until it returns. A failure `classify` calls retryable is retried after a
     jittered backoff (or the service's Retry-After) while `deadline` allows, then ends in a
     DeadlineError naming the last failure; a refused connection ends sooner, after
-    `refused_for` seconds of refusals; any other failure propagates at once, unchanged.
+    `refused_for` seconds of refusals; any other failure propagates at once, unchanged. Once the
+    job is cancelled (the deadline's clock says so), no attempt starts: Cancelled.
 
     Every sleep goes through the deadline's clock. `attempt` should bound its own request by
     `deadline.budget(...)`, so that a request that never answers cannot outlast the deadline."""
     delays = backoff_delays(base=base, cap=cap, rng=rng)
     refused_since: float | None = None
     while True:
+        # A safe point before every request: once the job is cancelled, no new request starts
+        # (a deadline on a shielded clock, as a restore uses, goes on).
+        checkpoint(deadline.clock)
         try:
             return attempt()
         except Exception as caught:  # noqa: BLE001 - classified; anything not retryable is re-raised
