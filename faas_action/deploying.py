@@ -10,6 +10,7 @@ code (main.py does).
 from __future__ import annotations
 
 import threading
+import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -20,6 +21,12 @@ from .models import Outcome
 from .preparing import Job
 from .providers.base import Clock, Log
 from .runner import FunctionLog, Runner
+
+# After a cancellation, how long the running functions get to reach a safe point before the run
+# stops waiting for them and writes its outputs: the runner sends SIGTERM 7.5 s after SIGINT and
+# kills the container 2.5 s later, outputs and step summary unwritten. A request to the cloud
+# can take longer than that to answer (an upload, a slow or held reply).
+CANCEL_GRACE_S = 6.0
 
 
 @dataclass
@@ -46,7 +53,9 @@ def deploy_all(runner: Runner, clock: Clock, cancel: threading.Event, fleet: Fle
             provider, log = connected[index]
             running[pool.submit(_deploy_one, runner, clock, fleet, index, provider, log)] = index
 
-    with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="deploy") as pool:
+    pool = ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="deploy")
+    cancelled_at: float | None = None
+    try:
         start_next(pool)
         while running:
             done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
@@ -56,8 +65,27 @@ def deploy_all(runner: Runner, clock: Clock, cancel: threading.Event, fleet: Fle
                 if fail_fast and fleet.outcomes[index].status == "failed":
                     stop.set()
             start_next(pool)
+            if cancel.is_set() and running:
+                cancelled_at = cancelled_at if cancelled_at is not None else time.monotonic()
+                if time.monotonic() - cancelled_at >= CANCEL_GRACE_S:
+                    _give_up_on(runner, fleet, running)
+                    running.clear()
+    finally:
+        # Threads given up on are left behind (the process ends without them); the others are done.
+        pool.shutdown(wait=cancelled_at is None, cancel_futures=True)
     if stop.is_set() and pending:
         runner.print(f"faas-action: fail-fast: {len(pending)} function(s) not started after a failure")
+
+
+def _give_up_on(runner: Runner, fleet: Fleet, running: dict[Future, int]) -> None:
+    """The functions still running CANCEL_GRACE_S after a cancellation: failed, their state
+    unconfirmed (each one's log says what it had done and what it was waiting for)."""
+    for index in sorted(running.values()):
+        job = fleet.jobs[index]
+        error = (f"cancelled while deploying; no safe point was reached within {CANCEL_GRACE_S:g} s (a request to "
+                 f"the cloud had not answered): what it had changed is in its log, check {job.spec.name}'s state")
+        fleet.outcomes[index] = Outcome(job.spec, "failed", artifact=job.artifact, error=error)
+        runner.print(f"faas-action: {job.spec.name}: given up on, {CANCEL_GRACE_S:g} s after the cancellation")
 
 
 def _deploy_one(runner: Runner, clock: Clock, fleet: Fleet, index: int, provider, log: Log) -> Outcome:

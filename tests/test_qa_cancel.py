@@ -77,3 +77,28 @@ def test_aws_cancel_during_plan_reads_changes_nothing(aws_action, workspace, fun
     assert entries[0]["status"] == "failed" and "cancel" in entries[0]["error"]
     assert lambda_proxy.writes() == [], [(r.method, r.path) for r in lambda_proxy.writes()]
 
+
+
+def test_aws_a_reply_held_past_the_grace_period_still_ends_the_run_with_outputs(aws_action, live, lambda_proxy, lam):
+    """The code update's reply never comes within the runner's grace period: the run stops waiting
+    for it, names the function as cancelled with its state unconfirmed, and writes its outputs."""
+    lambda_proxy.slow("PUT", rf"/functions/{live}/code", seconds=15, times=1)
+    running = aws_action.start(inputs(live))
+    wait_until(lambda: lambda_proxy.calls("PUT", rf"/functions/{live}/code"), what="the code update")
+    result, elapsed = cancel_as_the_runner_does(running)
+    entries = assert_cancelled(result)
+    assert elapsed < SIGTERM_AFTER_S, elapsed
+    assert entries[0]["status"] == "failed" and "check" in entries[0]["error"], entries
+    assert lam.get_alias(FunctionName=live, Name="live")["FunctionVersion"] == "1"
+    assert len(lambda_proxy.calls("POST", rf"/functions/{live}/versions")) == 1, "published after the cancellation"
+
+
+def test_aws_cancel_mid_bake_with_a_restore_slower_than_the_grace_period(aws_action, live, lambda_proxy, lam):
+    running = aws_action.start(inputs(live, traffic="canary", **{"traffic-interval": "300"}))
+    running.wait_for("Baking 10% for 300 s")
+    lambda_proxy.slow("PUT", rf"/functions/{live}/aliases/live$", seconds=12, times=1)
+    result, elapsed = cancel_as_the_runner_does(running)
+    entries = assert_cancelled(result)
+    assert entries[0]["status"] == "failed" and "check" in entries[0]["error"], entries
+    alias = lam.get_alias(FunctionName=live, Name="live")  # the held restore reached Lambda
+    assert alias["FunctionVersion"] == "1" and not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
