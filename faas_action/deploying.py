@@ -126,8 +126,8 @@ def _deploy_one(runner: Runner, clock: Clock, fleet: Fleet, index: int, provider
     except ReleaseError as exc:  # the traffic was restored: its outputs still say what happened
         result = exc.result if exc.result is not None else result
         error = str(exc)
-    except Cancelled:
-        error = "cancelled while " + ("planning" if plan is None else "deploying") + "; " + _where_it_stopped(plan, result)
+    except Cancelled as exc:
+        error = "cancelled while " + ("planning" if plan is None else "deploying") + "; " + (exc.hint or _where_it_stopped(plan, result))
     except ActionError as exc:
         error = str(exc)
     except Exception:  # a bug in this function's deploy: its traceback gets a folded group

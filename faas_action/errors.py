@@ -57,7 +57,8 @@ class DeadlineError(ProviderError):
 
 
 class Cancelled(ActionError):
-    """The job was cancelled (SIGINT/SIGTERM from the runner) while the action waited."""
+    """The job was cancelled (SIGINT/SIGTERM from the runner) while the action waited. Its hint,
+    when given, says what was left running in the cloud (an operation that finishes on its own)."""
 
 
 class ReleaseError(ActionError):

@@ -102,3 +102,70 @@ def test_aws_cancel_mid_bake_with_a_restore_slower_than_the_grace_period(aws_act
     assert entries[0]["status"] == "failed" and "check" in entries[0]["error"], entries
     alias = lam.get_alias(FunctionName=live, Name="live")  # the held restore reached Lambda
     assert alias["FunctionVersion"] == "1" and not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
+
+
+# -- Azure ---------------------------------------------------------------------------------------
+
+from tests.fakes.azure_fake import FakeAzure  # noqa: E402
+from tests.test_azure_e2e import BASE_INPUTS as AZURE_INPUTS  # noqa: E402
+
+
+@pytest.fixture
+def azure(action, workspace):
+    (workspace / "host.json").write_text('{"version": "2.0"}')
+    (workspace / "function_app.py").write_text("import azure.functions as func\napp = func.FunctionApp()\n")
+    with FakeAzure() as fake:
+        action.base_env.update(fake.env())
+        yield fake
+
+
+@pytest.mark.parametrize("second", [None, "SIGTERM"])
+def test_azure_cancel_during_a_kudu_deployment_poll(action, azure, second):
+    azure.add_site("app", sku="FlexConsumption")
+    azure.statuses = [1]  # Building, for ever
+    azure.retry_after = "0.2"
+    running = action.start({**AZURE_INPUTS, "wait-timeout": "120"})
+    running.wait_for("Building")
+    result, elapsed = cancel_as_the_runner_does(running, second)
+    entries = assert_cancelled(result)
+    # Kudu goes on building whatever the action does: the error says so, with the deployment's id.
+    (deployment,) = azure.deployments
+    assert entries[0]["status"] == "failed" and deployment in entries[0]["error"], entries
+    assert "on its own" in entries[0]["error"], entries
+    assert not azure.site("app").code_sha256, "the fake finished a deployment nobody polled"
+
+
+def test_azure_cancel_during_a_slot_swap(action, azure):
+    production = azure.add_site("app", kind="functionapp", sku="ElasticPremium", code_sha256="previous-build")
+    azure.add_site("app", slot="staging", kind="functionapp", sku="ElasticPremium")
+    azure.kudu_target = ("app", "staging")
+    azure.swap_polls = 10_000
+    azure.retry_after = "0.2"
+    running = action.start({**AZURE_INPUTS, "slot": "staging", "swap": "true", "wait-timeout": "120"})
+    running.wait_for("Swapping slot staging into production")
+    time.sleep(0.5)
+    result, elapsed = cancel_as_the_runner_does(running)
+    entries = assert_cancelled(result)
+    # The swap was sent: Azure finishes it (or fails it) as a whole; production serves the old build
+    # until then. The error says that, not 'what it had changed is in the log above'.
+    assert "swap of slot staging" in entries[0]["error"] and "on its own" in entries[0]["error"], entries
+    assert production.code_sha256 == "previous-build"
+    assert len(azure.calls("POST", "/slotsswap")) == 1
+
+
+# -- GCP -----------------------------------------------------------------------------------------
+
+from tests.fakes.gcp_fake import gcp_fake  # noqa: E402,F401 (fixture)
+from tests.test_gcp_e2e import BASE as GCP_INPUTS, NAME as GCP_NAME, gcp_action  # noqa: E402,F401
+
+
+def test_gcp_cancel_during_an_operation_poll(gcp_action, gcp_fake):
+    gcp_fake.operation_never_done = True
+    running = gcp_action.start({**GCP_INPUTS, "wait-timeout": "120"})
+    wait_until(lambda: gcp_fake.calls("GET", "/operations/"), what="the first operation poll")
+    result, elapsed = cancel_as_the_runner_does(running)
+    entries = assert_cancelled(result)
+    (operation,) = gcp_fake.operations
+    assert operation in entries[0]["error"] and "on its own" in entries[0]["error"], entries
+    assert gcp_fake.functions[GCP_NAME]["state"] == "DEPLOYING", gcp_fake.functions[GCP_NAME]
+    assert len([c for c in gcp_fake.calls("POST") if c.path.endswith("/functions")]) == 1

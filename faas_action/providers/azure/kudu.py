@@ -20,7 +20,7 @@ from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.core.pipeline.policies import BearerTokenCredentialPolicy, ProxyPolicy, UserAgentPolicy
 from azure.core.rest import HttpRequest, HttpResponse
 
-from ...errors import ActionError, CredentialsError, ProviderError
+from ...errors import ActionError, Cancelled, CredentialsError, ProviderError
 from ...models import Artifact
 from ..base import Deadline, Log, Retryable, refused, retrying
 from .calls import (
@@ -219,7 +219,12 @@ def wait_for_deployment(
                 hint=KUDU_FAILURES[status],
             )
         delay = retry_after(response) or delay
-        deadline.sleep(min(delay, MAX_POLL_S), detail=f"deployment {deployment_id} is still {name} (status {status})")
+        try:
+            deadline.sleep(min(delay, MAX_POLL_S), detail=f"deployment {deployment_id} is still {name} (status {status})")
+        except Cancelled:
+            raise Cancelled("the job was cancelled", hint=(
+                f"Kudu deployment {deployment_id} to {label} was left {name} (status {status}): Kudu finishes it on its own"
+            )) from None
 
 
 def print_deployment_log(kudu: Kudu, deployment: Mapping[str, Any], deadline: Deadline, log: Log) -> None:

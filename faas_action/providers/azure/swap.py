@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...errors import Cancelled
 from ...models import Artifact, FunctionSpec
 from ..base import Deadline
 from .arm import ArmCalls
@@ -45,7 +46,13 @@ def swap(arm: ArmCalls, slot_site: Site, wait_s: float) -> None:
     assert slot
     deadline = Deadline(arm.clock, wait_s, f"swap of slot {slot} into production")
     arm.log.info(f"Swapping slot {slot} into production")
-    arm.swap_with_production(slot_site.app, slot, deadline)
+    try:
+        arm.swap_with_production(slot_site.app, slot, deadline)
+    except Cancelled:
+        raise Cancelled("the job was cancelled", hint=(
+            f"the swap of slot {slot} into production was sent: Azure completes it (or fails it) as a whole on "
+            "its own; production serves the previous build until then"
+        )) from None
     arm.log.info(
         f"Swapped {slot} into production; the previous production build is now in {slot} (swap again to roll back)"
     )

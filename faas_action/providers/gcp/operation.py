@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from ...errors import ProviderError
+from ...errors import Cancelled, ProviderError
 from ..base import Deadline, Log
 from .client import GcpCalls
 
@@ -38,7 +38,12 @@ def wait(calls: GcpCalls, operation: Mapping[str, Any], deadline: Deadline, log:
         if operation.get("done"):
             break
         name = str(operation.get("name", ""))
-        deadline.sleep(next(delays), detail=f"{_progress(stages)}; operation {name} may still finish on its own")
+        try:
+            deadline.sleep(next(delays), detail=f"{_progress(stages)}; operation {name} may still finish on its own")
+        except Cancelled:
+            raise Cancelled("the job was cancelled", hint=(
+                f"operation {name} was left running ({_progress(stages)}): Cloud Functions finishes it on its own"
+            )) from None
         operation = calls.get_operation(name, deadline)
     error = operation.get("error")
     if isinstance(error, Mapping):
