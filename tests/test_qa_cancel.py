@@ -169,3 +169,86 @@ def test_gcp_cancel_during_an_operation_poll(gcp_action, gcp_fake):
     assert operation in entries[0]["error"] and "on its own" in entries[0]["error"], entries
     assert gcp_fake.functions[GCP_NAME]["state"] == "DEPLOYING", gcp_fake.functions[GCP_NAME]
     assert len([c for c in gcp_fake.calls("POST") if c.path.endswith("/functions")]) == 1
+
+
+# -- AWS: publish, alias, pruning, side by side ------------------------------------------------------
+
+
+def test_aws_cancel_during_publish_leaves_the_alias_where_it_was(aws_action, live, lambda_proxy, lam):
+    lambda_proxy.slow("POST", rf"/functions/{live}/versions", seconds=2, times=1)
+    running = aws_action.start(inputs(live))
+    wait_until(lambda: len(lambda_proxy.calls("POST", rf"/functions/{live}/versions")) == 2, what="the publish")
+    result, elapsed = cancel_as_the_runner_does(running, "SIGINT")
+    entries = assert_cancelled(result)
+    assert entries[0]["status"] == "failed", entries
+    assert lam.get_alias(FunctionName=live, Name="live")["FunctionVersion"] == "1"
+    assert alias_puts(lambda_proxy, live) == []
+
+
+def test_aws_cancel_while_the_alias_move_is_in_flight_reports_it_moved(aws_action, live, lambda_proxy, lam):
+    lambda_proxy.slow("PUT", rf"/functions/{live}/aliases/live$", seconds=2, times=1)
+    running = aws_action.start(inputs(live))
+    wait_until(lambda: alias_puts(lambda_proxy, live), what="the alias move")
+    result, elapsed = cancel_as_the_runner_does(running, "SIGTERM")
+    assert_cancelled(result)
+    assert lam.get_alias(FunctionName=live, Name="live")["FunctionVersion"] == "2"
+    assert result.outputs["version"] == "2", result.outputs  # the output says it moved
+
+
+def test_aws_cancel_during_pruning_keeps_the_release_outputs(aws_action, live, lambda_proxy, lam):
+    assert aws_action.run(inputs(live)).code == 0  # live -> 2
+    write_app(aws_action.workspace, "def handler(event, context):\n    return 3\n")
+    lambda_proxy.slow("DELETE", rf"/functions/{live}\?Qualifier=", seconds=2, times=1)
+    running = aws_action.start(inputs(live, **{"keep-versions": "1"}))
+    wait_until(lambda: lambda_proxy.calls("DELETE", rf"/functions/{live}"), what="the first prune")
+    result, elapsed = cancel_as_the_runner_does(running)
+    entries = assert_cancelled(result)
+    assert lam.get_alias(FunctionName=live, Name="live")["FunctionVersion"] == "3"
+    # The alias moved before the cancellation: the function is deployed, its release outputs kept.
+    assert entries[0]["status"] == "deployed" and result.outputs["version"] == "3", entries
+    assert (result.outputs["rolled-back"], result.outputs["traffic"]) == ("false", "100"), result.outputs
+
+
+def test_aws_cancel_with_functions_side_by_side(aws_action, workspace, aws_role, lambda_proxy, lam):
+    import uuid
+    names = [f"fn-{uuid.uuid4().hex[:10]}" for _ in range(3)]
+    for name in names:
+        (workspace / name).mkdir()
+        (workspace / name / "app.py").write_text("def handler(e, c):\n    return 1\n")
+    (workspace / "faas.yml").write_text(
+        f"provider: aws\nalias: live\nruntime: python3.12\nhandler: app.handler\nrole: {aws_role}\nmax-parallel: 2\nfunctions:\n"
+        + "".join(f"  - function-name: {n}\n    source: {n}\n" for n in names))
+    lambda_proxy.slow("GET", rf"/functions/{names[0]}", seconds=15, times=1)  # the first one's plan read never answers in time
+    lambda_proxy.queue_state(names[1], 400, State="Pending")  # the second waits for Active after its create
+    running = aws_action.start({"config": "faas.yml", "wait-timeout": "120"})
+    wait_until(lambda: lambda_proxy.calls("POST", r"/2015-03-31/functions$"), what="the second one's create")
+    time.sleep(0.5)
+    result, elapsed = cancel_as_the_runner_does(running, "SIGINT")
+    entries = assert_cancelled(result, errors=2)
+    assert [e["status"] for e in entries] == ["failed", "failed", "skipped"], entries
+    assert not [r for r in lambda_proxy.requests if names[2] in r.path], "a function started after the cancellation"
+    assert result.summary.count("| skipped |") == 1
+
+
+@pytest.mark.parametrize("second", ["SIGINT", "SIGTERM"])
+def test_aws_a_second_signal_mid_bake_still_restores_the_alias(aws_action, live, lambda_proxy, lam, second):
+    running = aws_action.start(inputs(live, traffic="canary", **{"traffic-interval": "300"}))
+    running.wait_for("Baking 10% for 300 s")
+    lambda_proxy.slow("PUT", rf"/functions/{live}/aliases/live$", seconds=1, times=1)  # the second signal lands mid-restore
+    result, elapsed = cancel_as_the_runner_does(running, second)
+    assert_cancelled(result)
+    alias = lam.get_alias(FunctionName=live, Name="live")
+    assert alias["FunctionVersion"] == "1" and not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
+    assert (result.outputs["rolled-back"], result.outputs["traffic"]) == ("true", "0"), result.outputs
+
+
+def test_aws_cancel_while_waiting_for_the_function_to_be_ready(aws_action, live, lambda_proxy, lam):
+    lambda_proxy.after_each_update(live, 400, LastUpdateStatus="InProgress")
+    running = aws_action.start(inputs(live))
+    wait_until(lambda: lambda_proxy.calls("PUT", rf"/functions/{live}/code"), what="the code update")
+    time.sleep(0.5)
+    result, elapsed = cancel_as_the_runner_does(running)
+    entries = assert_cancelled(result)
+    assert entries[0]["status"] == "failed" and "cancel" in entries[0]["error"], entries
+    assert lam.get_alias(FunctionName=live, Name="live")["FunctionVersion"] == "1"
+    assert len(lambda_proxy.calls("POST", rf"/functions/{live}/versions")) == 1  # only the fixture's
