@@ -68,7 +68,7 @@ def deploy_all(runner: Runner, clock: Clock, cancel: threading.Event, fleet: Fle
             if cancel.is_set() and running:
                 cancelled_at = cancelled_at if cancelled_at is not None else time.monotonic()
                 if time.monotonic() - cancelled_at >= CANCEL_GRACE_S:
-                    _give_up_on(runner, fleet, running)
+                    _give_up_on(runner, fleet, running, [log for _, log in connected])
                     running.clear()
     finally:
         # Threads given up on are left behind (the process ends without them); the others are done.
@@ -77,14 +77,18 @@ def deploy_all(runner: Runner, clock: Clock, cancel: threading.Event, fleet: Fle
         runner.print(f"faas-action: fail-fast: {len(pending)} function(s) not started after a failure")
 
 
-def _give_up_on(runner: Runner, fleet: Fleet, running: dict[Future, int]) -> None:
+def _give_up_on(runner: Runner, fleet: Fleet, running: dict[Future, int], logs: list[Log]) -> None:
     """The functions still running CANCEL_GRACE_S after a cancellation: failed, their state
-    unconfirmed (each one's log says what it had done and what it was waiting for)."""
+    unconfirmed (each one's log says what it had done and what it was waiting for: a function
+    that ran side by side gets its kept log printed now; a live group left open is closed)."""
+    runner.end_open_groups()
     for index in sorted(running.values()):
         job = fleet.jobs[index]
         error = (f"cancelled while deploying; no safe point was reached within {CANCEL_GRACE_S:g} s (a request to "
                  f"the cloud had not answered): what it had changed is in its log, check {job.spec.name}'s state")
         fleet.outcomes[index] = Outcome(job.spec, "failed", artifact=job.artifact, error=error)
+        if isinstance(logs[index], FunctionLog):
+            logs[index].print_group(f"{job.spec.name}: given up on (its log so far)")
         runner.print(f"faas-action: {job.spec.name}: given up on, {CANCEL_GRACE_S:g} s after the cancellation")
 
 

@@ -168,6 +168,7 @@ class Runner:
         # lock (so a block wrapped in stop-commands is never split), and `lock` lets a caller
         # print a whole block (a function's group) at once.
         self.lock = threading.RLock()
+        self._open_groups = 0
         for name in ENVIRONMENT_SECRETS:
             if environ.get(name):
                 self._redact.add(environ[name])
@@ -259,11 +260,25 @@ class Runner:
 
     @contextmanager
     def group(self, title: str) -> Iterator[None]:
-        self.command("group", title)
+        with self.lock:
+            self.command("group", title)
+            self._open_groups += 1
         try:
             yield
         finally:
-            self.command("endgroup")
+            with self.lock:
+                if self._open_groups:  # not already closed by end_open_groups
+                    self._open_groups -= 1
+                    self.command("endgroup")
+
+    def end_open_groups(self) -> None:
+        """Close the groups still open: those of a function the run stopped waiting for (after a
+        cancellation), whose thread would close them only when its request answers. What the
+        run prints next (errors, the outcome) must not land folded inside them."""
+        with self.lock:
+            while self._open_groups:
+                self._open_groups -= 1
+                self.command("endgroup")
 
     # -- file commands --------------------------------------------------------------------
     def redact(self, text: str) -> str:
@@ -393,6 +408,7 @@ class FunctionLog:
         self.name = name
         self.lines: list[tuple[str, str]] = []
         self.lock = threading.Lock()
+        self.printed = False
 
     def _keep(self, kind: str, message: str) -> None:
         with self.lock:
@@ -425,8 +441,12 @@ class FunctionLog:
         yield
 
     def print_group(self, title: str) -> None:
-        """Print every kept line in one group, holding the runner's lock throughout."""
+        """Print every kept line in one group, holding the runner's lock throughout; once (a
+        function given up on after a cancellation is printed then, not again if it ends later)."""
         with self.runner.lock, self.lock:
+            if self.printed:
+                return
+            self.printed = True
             with self.runner.group(title):
                 for kind, message in self.lines:
                     if kind == "warning":

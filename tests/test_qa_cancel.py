@@ -91,6 +91,9 @@ def test_aws_a_reply_held_past_the_grace_period_still_ends_the_run_with_outputs(
     assert entries[0]["status"] == "failed" and "check" in entries[0]["error"], entries
     assert lam.get_alias(FunctionName=live, Name="live")["FunctionVersion"] == "1"
     assert len(lambda_proxy.calls("POST", rf"/functions/{live}/versions")) == 1, "published after the cancellation"
+    # The function's live group is closed before the run reports: its ::error is not folded away.
+    before_errors = result.stdout.split("::error", 1)[0].splitlines()
+    assert sum(line.startswith("::group::") for line in before_errors) == sum(line == "::endgroup::" for line in before_errors), before_errors
 
 
 def test_aws_cancel_mid_bake_with_a_restore_slower_than_the_grace_period(aws_action, live, lambda_proxy, lam):
@@ -226,6 +229,7 @@ def test_aws_cancel_with_functions_side_by_side(aws_action, workspace, aws_role,
     result, elapsed = cancel_as_the_runner_does(running, "SIGINT")
     entries = assert_cancelled(result, errors=2)
     assert [e["status"] for e in entries] == ["failed", "failed", "skipped"], entries
+    assert f"::group::{names[0]}: given up on (its log so far)" in result.stdout, "the log of the function given up on is lost"
     assert not [r for r in lambda_proxy.requests if names[2] in r.path], "a function started after the cancellation"
     assert result.summary.count("| skipped |") == 1
 
