@@ -11,6 +11,7 @@ Must not: parse inputs (config/), package (preparing.py), talk to a cloud (provi
 
 from __future__ import annotations
 
+import logging
 import shutil
 import signal
 import threading
@@ -40,6 +41,7 @@ class RunState:
 
 def run(environ: Mapping[str, str], stdout: IO[str], clock: Clock | None = None) -> int:
     """Run the action once; return the process exit code."""
+    _silence_sdk_logging()
     cancel = threading.Event()
     clock = clock or SystemClock(cancel)
     runner = Runner(environ, stdout, sleep=clock.sleep)  # the OIDC retries stop on a cancellation
@@ -69,6 +71,16 @@ def run(environ: Mapping[str, str], stdout: IO[str], clock: Clock | None = None)
             _report_bug(runner, "faas-action crashed while writing its outputs: traceback")
         for artifact in state.temporary:
             shutil.rmtree(artifact.path.parent, ignore_errors=True)
+
+
+def _silence_sdk_logging() -> None:
+    """The SDKs' own log records (azure-mgmt-web's "deserialization error" warning with its
+    traceback, when a proxy answers an HTML page) must not reach stderr through logging's
+    last-resort handler: they bypass the masking and read like a crash. Every failure that
+    matters reaches the log through the action's own errors."""
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
 
 
 def _run(runner: Runner, environ: Mapping[str, str], clock: Clock, cancel: threading.Event, state: RunState) -> int:

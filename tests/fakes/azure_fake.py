@@ -43,6 +43,8 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from .chaos import Chaos
+
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000abcd"
 RESOURCE_GROUP = "rg-faas"
 TOKEN = "eyJ0eXAiOiJKV1QifQ.fake-arm-token.signature"
@@ -193,6 +195,7 @@ class FakeAzure:
         self.failures: list[list[Any]] = []  # [method, path fragment, status, remaining]
         self.deployments: dict[str, tuple[FakeDeployment, tuple[str, str | None]]] = {}
         self.operations: dict[str, dict[str, Any]] = {}
+        self.chaos = Chaos(_chaos_error)  # faults injected on the wire (tests/fakes/chaos.py)
         self.lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -645,18 +648,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
-        status, response_headers, payload = self.owner.handle(self.command, self.path, headers, body)
-        self.send_response(status)
-        response_headers = dict(response_headers)
-        response_headers.setdefault("Content-Length", str(len(payload)))
-        for name, value in response_headers.items():
-            self.send_header(name, value)
-        self.send_header("x-ms-request-id", uuid.uuid4().hex)
-        self.end_headers()
-        if payload:
-            self.wfile.write(payload)
+
+        def act() -> tuple[int, dict[str, str], bytes]:
+            status, response_headers, payload = self.owner.handle(self.command, self.path, headers, body)
+            return status, {**response_headers, "x-ms-request-id": uuid.uuid4().hex}, payload
+
+        self.owner.chaos.serve(self, self.owner.chaos.draw(self.command, self.path), act)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+
+def _chaos_error(status: int) -> bytes:
+    return json.dumps({"error": {"code": "Injected", "message": f"injected {status}"}}).encode()
 
 
 def _json(status: int, data: Any, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:

@@ -44,6 +44,8 @@ from typing import Any
 import pytest
 import requests
 
+from .chaos import Chaos
+
 FUNCTION_TYPE = "type.googleapis.com/google.cloud.functions.v2.Function"
 METADATA_TYPE = "type.googleapis.com/google.cloud.functions.v2.OperationMetadata"
 PROJECT_NUMBER = "123456789012"
@@ -181,6 +183,7 @@ class FakeGcp:
         self.unavailable = 0
         self.drops: list[list[Any]] = []  # [method, path fragment, remaining]: closed without a reply
         self.failures: list[list[Any]] = []  # [method, path fragment, remaining, ApiError]: answered with the error
+        self.chaos = Chaos(_chaos_error, skip=("/oidc", "/sts"))  # faults on the wire (tests/fakes/chaos.py)
         self.require_token: str | None = None
         self.oidc_request_token = "runner-request-token"
         self._lock = threading.RLock()
@@ -321,19 +324,17 @@ class FakeGcp:
                 if fake._take_drop(self.command, record.path):
                     self.close_connection = True
                     return
-                try:
-                    status, payload, headers = fake._route(record, raw)
-                except ApiError as exc:
-                    status, headers = exc.code, dict(exc.headers)
-                    payload = {"error": {"code": exc.code, "message": exc.message, "status": exc.status}}
-                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+
+                def act() -> tuple[int, dict[str, str], bytes]:
+                    try:
+                        status, payload, headers = fake._route(record, raw)
+                    except ApiError as exc:
+                        status, headers = exc.code, dict(exc.headers)
+                        payload = {"error": {"code": exc.code, "message": exc.message, "status": exc.status}}
+                    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                    return status, {"Content-Type": "application/json", **headers}, data
+
+                fake.chaos.serve(self, fake.chaos.draw(self.command, record.path), act)
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 
@@ -380,6 +381,10 @@ class FakeGcp:
         function = self.functions.get(name)
         if function is None:
             raise ApiError(404, "NOT_FOUND", f"Resource '{name}' was not found")
+        for operation in list(self.operations.values()):  # the platform works on, polled or not
+            if operation.function == name and not operation.done:
+                self._poll(operation.name)
+        function = self.functions[name]
         if self.deploying_reads.get(name, 0) > 0:
             self.deploying_reads[name] -= 1
             return {**deepcopy(function), "state": "DEPLOYING"}
@@ -431,7 +436,7 @@ class FakeGcp:
         obj = f"{uuid.uuid4().hex}.zip"
         self.uploads.append(obj)
         signed = "GoogleAccessId=fake%40example.iam.gserviceaccount.com&Expires=9999999999&Signature=c2ln"
-        if self.upload_failures:
+        if self.upload_failures or self.chaos.rate or self.chaos.scripted:  # through this server
             url = f"{self.url}/upload/{self.bucket}/{obj}?{signed}"
         else:
             url = f"{self.storage_url}/{self.bucket}/{obj}?{signed}"
@@ -609,6 +614,11 @@ class FakeGcp:
     def _timestamp(self) -> str:
         self._counter += 1
         return f"2025-01-01T00:{self._counter // 60:02d}:{self._counter % 60:02d}.000000Z"
+
+
+def _chaos_error(status: int) -> bytes:
+    names = {409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+    return json.dumps({"error": {"code": status, "message": f"injected {status}", "status": names.get(status, "UNKNOWN")}}).encode()
 
 
 def _parts(name: str) -> tuple[str, str, str]:

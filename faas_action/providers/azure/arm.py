@@ -4,7 +4,7 @@ Owns: the WebSiteManagementClient (its own real-time retries off, the loopback s
 scope of the ARM endpoint, which Kudu shares); `ArmCalls.call`, the one way an ARM request is
 made: timeouts cut to a deadline (wait-timeout from now when none is given), connection failures,
 408, 429 and 5xx retried on the run's clock (a write only when it was never sent), errors mapped
-by calls.calling; long-running operations polled on the run's clock (`ClockPolling`); and each
+by calls.calling; long-running operations polled on the run's clock, each poll retried like a read (`ClockPolling`); and each
 operation the provider makes on a site, picking the `…_slot` variant for a slot.
 Must not: decide what to read or change (plan.py reads, apply.py alone calls the writes), or
 sleep except through the run's clock.
@@ -28,6 +28,7 @@ from .calls import (
     CONNECT_TIMEOUT_S,
     DEFAULT_POLL_S,
     MAX_POLL_S,
+    TRANSIENT_STATUS,
     USER_AGENT,
     LoopbackHttp,
     calling,
@@ -58,11 +59,24 @@ def arm_scope(arm_endpoint: str) -> str:
 class ClockPolling(ARMPolling):
     """ARM long-running-operation polling that waits on the run's clock and deadline."""
 
-    def __init__(self, deadline: Deadline, log: Log, what: str, **kwargs: Any) -> None:
+    def __init__(self, deadline: Deadline, log: Log, what: str, endpoint: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._deadline = deadline
         self._log = log
         self._what = what
+        self._endpoint = endpoint
+
+    def request_status(self, status_link: str) -> Any:
+        """One poll of the operation, retried like any ARM read (no answer, 5xx, 429) on the run's
+        clock: a poll that fails says nothing about the operation, which runs on."""
+
+        def attempt() -> Any:
+            response = ARMPolling.request_status(self, status_link)
+            if response.http_response.status_code in TRANSIENT_STATUS:
+                raise HttpResponseError(response=response.http_response)
+            return response
+
+        return retrying(self._deadline, self._log, self._what, attempt, lambda exc: retryable(exc, self._endpoint))
 
     def _sleep(self, delay: float) -> None:
         status = self.status()
@@ -194,6 +208,7 @@ class ArmCalls:
             deadline,
             self.log,
             f"swap {slot} -> production",
+            self.endpoint,
             timeout=DEFAULT_POLL_S,
             path_format_arguments={"endpoint": self.endpoint},
             **timeouts(deadline, ARM_TIMEOUT_S),

@@ -3,8 +3,8 @@
 Owns: the per-request timeouts (`timeouts`: cut to what a deadline leaves); the loopback seam
 (`LoopbackHttp`: azure-core refuses bearer tokens over plain http; the check is lowered per
 request, and only when the request's own host is 127.0.0.1, localhost or ::1, the test servers);
-which azure-core failures base.retrying may try again (`retryable`: connection failures, 408, 429
-and 5xx, a write only when it was never sent); the mapping of azure-core's exceptions to the
+which azure-core failures base.retrying may try again (`retryable`: connection failures, answers
+cut short or not JSON, 408, 409, 429 and 5xx, a write only when it was never sent); the mapping of azure-core's exceptions to the
 action's errors (`calling`: the message's first line, no secrets, the endpoint named); and the
 hints those errors carry.
 Must not: make a request itself, know any Azure service's paths, or sleep.
@@ -12,12 +12,14 @@ Must not: make a request itself, know any Azure service's paths, or sleep.
 
 from __future__ import annotations
 
+import json
 import urllib.parse
 from contextlib import contextmanager
 from typing import Any, Iterator
 
 from azure.core.exceptions import (
     ClientAuthenticationError,
+    DecodeError,
     HttpResponseError,
     ResourceNotFoundError,
     ServiceRequestError,
@@ -39,6 +41,9 @@ ARM_TIMEOUT_S = 120.0  # one ARM request
 CONNECT_TIMEOUT_S = 30.0
 DEFAULT_WAIT_S = 900.0  # wait-timeout's default: the bound of a call made without a deadline
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+# An answer that cannot be read: cut short of its Content-Length (azure-core's IncompleteReadError,
+# a DecodeError), or a body that is not the JSON the SDK parses (a proxy's HTML error page).
+UNREADABLE = (DecodeError, json.JSONDecodeError)
 
 NETWORK_HINT = "check the runner's network and proxy settings (HTTPS_PROXY, NO_PROXY) and any FAAS_AZURE_*_ENDPOINT"
 AUTH_HINT = (
@@ -86,6 +91,12 @@ def calling(what: str, endpoint: str, network: bool = True) -> Iterator[None]:
         raise CredentialsError(f"{what}: could not get an Azure token: {compact(exc)}", hint=AUTH_HINT) from exc
     except ResourceNotFoundError as exc:
         raise ProviderError(f"{what}: not found: {first_line(exc)}") from exc
+    except UNREADABLE as exc:
+        if not network:
+            raise
+        raise ProviderError(
+            f"{what}: the answer from {endpoint} could not be read: {first_line(exc)}", hint=NETWORK_HINT
+        ) from exc
     except HttpResponseError as exc:
         if exc.status_code == 403:
             raise ProviderError(f"{what}: forbidden (403): {first_line(exc)}", hint=ROLE_HINT) from exc
@@ -106,10 +117,13 @@ def retryable(exc: Exception, endpoint: str, write: bool = False) -> Retryable |
         return None
     if isinstance(exc, ServiceResponseError):
         return Retryable("no answer", f"{endpoint}: {first_line(exc)}", hint=NETWORK_HINT)
+    if isinstance(exc, UNREADABLE):
+        return Retryable("unreadable answer", f"{endpoint}: {first_line(exc)}", hint=NETWORK_HINT)
+    # 409: ARM's "another operation is in progress on the site"; only idempotent calls get here.
     if (
         isinstance(exc, HttpResponseError)
         and not isinstance(exc, ClientAuthenticationError)
-        and exc.status_code in TRANSIENT_STATUS
+        and exc.status_code in TRANSIENT_STATUS | {409}
     ):
         return Retryable(f"HTTP {exc.status_code}", first_line(exc), after=retry_after(exc.response))
     return None

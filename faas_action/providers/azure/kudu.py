@@ -3,7 +3,8 @@
 Owns: the `Kudu` client of one site (an azure-core pipeline with the management-scope bearer
 token: basic publishing credentials are never used; every request's timeouts cut to its
 deadline); the deploy (`deploy`: Flex Consumption `POST /api/publish`, elsewhere
-`POST /api/zipdeploy?isAsync=true`; no answer, 409 and 502/503 retried with backoff); polling the
+`POST /api/zipdeploy?isAsync=true`; no answer, an answer cut short, 409, 408, 429 and 5xx retried
+with backoff); polling the
 deployment status until Success (4), Failed (3), Conflict (5), Cancelled (-1) and PartialSuccess
 (6) failing, within the deadline; and printing the deployment log of a failed one.
 Must not: decide whether to deploy (plan.py), touch ARM or the app settings, or sleep except
@@ -12,11 +13,12 @@ through the deadline's clock.
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from typing import Any, Mapping
 
 from azure.core import PipelineClient
-from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+from azure.core.exceptions import DecodeError, ServiceRequestError, ServiceResponseError
 from azure.core.pipeline.policies import BearerTokenCredentialPolicy, ProxyPolicy, UserAgentPolicy
 from azure.core.rest import HttpRequest, HttpResponse
 
@@ -30,6 +32,7 @@ from .calls import (
     NETWORK_HINT,
     REQUEST_TIMEOUT_S,
     ROLE_HINT,
+    TRANSIENT_STATUS,
     USER_AGENT,
     LoopbackHttp,
     calling,
@@ -50,6 +53,7 @@ KUDU_STATUS = {
     6: "PartialSuccess",
 }
 KUDU_SUCCESS = 4
+DEPLOYMENT_ID = re.compile(r"[\w.-]{1,200}")
 KUDU_FAILURES = {
     3: "the build or deployment failed: see the deployment log above",
     5: "another deployment conflicted with this one: run the workflow again",
@@ -97,6 +101,8 @@ class Kudu:
         """A busy answer (KuduBusy) or no answer at all: worth another attempt."""
         if isinstance(exc, KuduBusy):
             return Retryable(exc.reason, after=retry_after(exc.response))
+        if isinstance(exc, DecodeError):  # the answer was cut short
+            return Retryable("Kudu's answer was cut short", f"{self.base}: {first_line(exc)}", hint=NETWORK_HINT)
         if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
             return Retryable("Kudu did not answer", f"{self.base}: {first_line(exc)}", refused=refused(exc), hint=NETWORK_HINT)
         return None
@@ -140,12 +146,14 @@ def deploy(
         log.info(f"Deploying {artifact.size} bytes to {label} with Kudu /api/publish (Flex Consumption)")
         response = post_package(kudu, url, artifact, "application/zip", deadline, log)
         deployment_id = response.text().strip().strip('"')
-        if not deployment_id:
-            if response.status_code == 200:  # deployed synchronously: nothing to poll
-                log.info(f"Kudu deployed the package to {label} synchronously")
-                return ""
-            raise ProviderError(f"Kudu accepted the package for {label} but returned no deployment id")
-        status_url = kudu.url(f"/api/deployments/{urllib.parse.quote(deployment_id, safe='')}")
+        if not deployment_id and response.status_code == 200:  # deployed synchronously: nothing to poll
+            log.info(f"Kudu deployed the package to {label} synchronously")
+            return ""
+        if DEPLOYMENT_ID.fullmatch(deployment_id):
+            status_url = kudu.url(f"/api/deployments/{urllib.parse.quote(deployment_id, safe='')}")
+        else:  # no id, or none readable (a proxy's page): the deployment just started is the latest
+            log.info(f"Kudu accepted the package for {label} without a readable deployment id: following the latest")
+            deployment_id, status_url = "", kudu.url("/api/deployments/latest")
     else:
         url = kudu.url("/api/zipdeploy", isAsync="true", deployer=DEPLOYER, message=message)
         log.info(f"Deploying {artifact.size} bytes to {label} with Kudu /api/zipdeploy")
@@ -160,7 +168,7 @@ def deploy(
 def post_package(
     kudu: Kudu, url: str, artifact: Artifact, content_type: str, deadline: Deadline, log: Log
 ) -> HttpResponse:
-    """POST the zip; no answer, a 409 (a deployment in progress) or a gateway error is retried
+    """POST the zip; no answer, a 409 (a deployment in progress), throttling or a server error is retried
     with backoff (a deploy of the same package twice deploys it once more, no harm)."""
 
     def attempt() -> HttpResponse:
@@ -174,7 +182,7 @@ def post_package(
             )
         if response.status_code in (200, 202):
             return response
-        if response.status_code in (409, 502, 503):
+        if response.status_code == 409 or response.status_code in TRANSIENT_STATUS:
             why = "a deployment is already in progress" if response.status_code == 409 else "the SCM site is busy"
             raise KuduBusy(response, why)
         raise kudu_error(response, "uploading the package")
@@ -186,7 +194,7 @@ def wait_for_deployment(
     kudu: Kudu, url: str, deadline: Deadline, first_delay: float | None, label: str, log: Log
 ) -> dict[str, Any]:
     """Poll a Kudu deployment until status 4; 3, 5, -1 and 6 fail; the deadline bounds it.
-    A poll that gets no answer, a 404 (not registered yet) or a 5xx is polled again."""
+    A poll that gets no answer, a 404 (not registered yet), 408, 429 or a 5xx is polled again."""
     delay = first_delay if first_delay is not None else DEFAULT_POLL_S
     last = None
 
@@ -194,7 +202,7 @@ def wait_for_deployment(
         response = kudu.send("GET", url, deadline)
         if response.status_code in (200, 202):
             return response
-        if response.status_code in (404, 500, 502, 503, 504):
+        if response.status_code == 404 or response.status_code in TRANSIENT_STATUS:
             raise KuduBusy(response, "")
         raise kudu_error(response, "reading the deployment status")
 

@@ -20,7 +20,7 @@ from ...errors import ProviderError
 from ...models import Artifact, DeployResult, FunctionSpec, Plan
 from ..base import Deadline
 from . import operation, settings
-from .client import GcpCalls
+from .client import GcpCalls, LostReply
 from .iam import set_invoker
 from .limits import options_of
 from .plan import ACTIVE, DEPLOYING, GcpState
@@ -46,8 +46,9 @@ class Applier:
                 self._guard(state, spec)
             if state.upload:
                 function.setdefault("buildConfig", {})["source"] = {"storageSource": self._upload(spec, state, artifact)}
-            started = self._write(state, function, spec)
-            operation.wait(self.calls, started, self._deadline(spec, f"deploying function {spec.name}"), self.log)
+            started = self._write_once(state, function, spec)
+            if started is not None:
+                operation.wait(self.calls, started, self._deadline(spec, f"deploying function {spec.name}"), self.log)
         function = self._verify(state.name, spec)
         service = str(settings.value_at(function, "serviceConfig.service"))
         if state.invoker is not None:
@@ -79,8 +80,35 @@ class Applier:
         target = self.calls.generate_upload_url(_parent(state.name), options_of(spec).kms_key, deadline)
         return upload(self.uploads, target, artifact, deadline, self.log)
 
-    def _write(self, state: GcpState, function: dict[str, Any], spec: FunctionSpec) -> dict[str, Any]:
+    def _write_once(self, state: GcpState, function: dict[str, Any], spec: FunctionSpec) -> dict[str, Any] | None:
+        """The create or update, sent again only when it is known not to have taken effect: when
+        its answer is lost, the function is read. Unchanged since the plan (or still absent, for
+        a create): sent again. Carrying this run's labels: it took effect, and once the function
+        is no longer DEPLOYING, None (no operation to wait on) is returned. Anything else is
+        someone else's change: an error. All within one wait-timeout."""
         deadline = self._deadline(spec, f"deploying function {spec.name}")
+        while True:
+            try:
+                return self._write(state, function, spec, deadline)
+            except LostReply as lost:
+                self.log.warning(f"{lost.message}; reading {state.name} to see whether it took effect")
+            while True:
+                now = self.calls.get_function(state.name, deadline, what="read the function", missing_ok=True)
+                if now is None or (not state.create and _unchanged(now, state)):
+                    break  # it did not take effect: send it again
+                if not _ours(now, function):
+                    raise ProviderError(
+                        f"function {state.name} was changed by someone else while this run's "
+                        f"{'create' if state.create else 'update'} went unanswered; nothing more was deployed",
+                        hint="another deployment ran at the same time; re-run this step to plan again",
+                    )
+                if now.get("state") != DEPLOYING:
+                    self.log.info(f"{state.name} carries this run's change: it took effect")
+                    return None
+                deadline.sleep(2.0, detail=f"{state.name} is still DEPLOYING this run's change")
+            deadline.check("the deployment's answer was lost")
+
+    def _write(self, state: GcpState, function: dict[str, Any], spec: FunctionSpec, deadline: Deadline) -> dict[str, Any]:
         if state.create:
             self.log.info(f"creating {state.name}")
             return self.calls.create_function(_parent(state.name), spec.name, function, deadline)
@@ -100,6 +128,17 @@ class Applier:
             )
         self.log.info(f"{name} is ACTIVE, revision {settings.value_at(function, 'serviceConfig.revision')}")
         return function
+
+
+def _unchanged(function: dict[str, Any], state: GcpState) -> bool:
+    """Is the function as the plan read it (no write since)?"""
+    return str(function.get("updateTime") or "") == state.update_time and function.get("state") != DEPLOYING
+
+
+def _ours(function: dict[str, Any], sent: dict[str, Any]) -> bool:
+    """Does the function carry the labels this run sent (its code hash and commit among them)?"""
+    labels = function.get("labels") or {}
+    return all(labels.get(key) == value for key, value in (sent.get("labels") or {}).items())
 
 
 def _parent(function_name: str) -> str:

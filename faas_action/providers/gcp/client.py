@@ -5,8 +5,9 @@ own shape (plain dicts, camelCase fields, enum names): functions get / create / 
 `updateMask`, `functions:generateUploadUrl`, operations get, and a Cloud Run service's
 getIamPolicy / setIamPolicy. Each request's timeout is cut to what its deadline leaves, and every
 request goes through base.retrying on the injected clock: one never sent (refused, connect
-timeout) is always asked again; no answer, 408, 429 and 5xx only for reads, generateUploadUrl and
-the etag-guarded setIamPolicy, never for a create or an update (it may have taken effect). HTTP
+timeout) is always asked again; no answer, an answer cut short or not JSON, 408, 429 and 5xx only
+for reads, generateUploadUrl and the etag-guarded setIamPolicy, never for a create or an update
+(it may have taken effect: those raise LostReply, and apply.py reads the function to find out). HTTP
 errors become the action's errors here: 401 credentials, 403 permission denied with the roles
 needed, 404 not found (or None where absence is an answer), 409 another deployment, a stale
 setIamPolicy etag PolicyConflict. The access token is masked as soon as google-auth has it.
@@ -51,12 +52,24 @@ class PolicyConflict(ProviderError):
     """setIamPolicy refused a stale etag: read the policy again."""
 
 
+class LostReply(ProviderError):
+    """A create or update was sent, but its answer was lost (no answer, cut short, not JSON, 429 or
+    5xx): it may have taken effect. The caller reads the function to find out."""
+
+
 class _Busy(Exception):
     """An answer worth asking again (408, 429, 5xx)."""
 
     def __init__(self, reply: requests.Response) -> None:
         super().__init__(f"HTTP {reply.status_code}")
         self.reply = reply
+
+
+class _Unreadable(Exception):
+    """An HTTP 200 whose body is not a JSON object (cut short, a proxy's HTML page)."""
+
+    def __init__(self, reply: requests.Response) -> None:
+        super().__init__(f"the service answered HTTP 200 without a JSON object: {reply.text[:200]!r}")
 
 
 class GcpCalls:
@@ -136,31 +149,39 @@ class GcpCalls:
         answer as a dict; None for a 404 when `missing_ok`."""
         url = f"{endpoint}/v2/{path}"
 
-        def attempt() -> requests.Response:
+        def attempt() -> Any:
             try:
                 reply = self.session.request(method, url, params=params, json=body, timeout=deadline.budget(CALL_TIMEOUT))
             finally:
                 self._mask_token()
             if reply.status_code in RETRYABLE_STATUS:
                 raise _Busy(reply)
-            return reply
-
-        try:
-            reply = retrying(deadline, self.log, what, attempt, lambda exc: _retryable(exc, endpoint, write))
-        except _Busy as busy:  # a write answered 429 or 5xx: not asked again, it may have taken effect
-            reply = busy.reply
-        except google.auth.exceptions.GoogleAuthError as exc:
-            raise CredentialsError(f"{what}: could not get a GCP access token: {exc}", hint=TOKEN_HINT) from exc
-        except requests.RequestException as exc:
-            raise ProviderError(f"{what}: cannot reach {endpoint}: {short(exc)}", hint=NETWORK_HINT) from exc
-        if reply.status_code == 200:
+            if reply.status_code != 200:
+                return reply
             try:
                 answer = reply.json()
             except ValueError:
                 answer = None
             if not isinstance(answer, dict):
-                raise ProviderError(f"{what}: the service answered HTTP 200 without a JSON object: {reply.text[:200]!r}")
+                raise _Unreadable(reply)
             return answer
+
+        try:
+            answer = retrying(deadline, self.log, what, attempt, lambda exc: _retryable(exc, endpoint, write))
+        except (_Busy, _Unreadable, requests.RequestException) as exc:
+            # Only a write gets here with one of these (a read is retried until the deadline): it
+            # was sent, and may have taken effect.
+            if write:
+                raise LostReply(f"{what}: the request reached {endpoint} but its answer was lost ({_lost(exc)})",
+                                hint=NETWORK_HINT) from exc
+            if isinstance(exc, requests.RequestException):
+                raise ProviderError(f"{what}: cannot reach {endpoint}: {short(exc)}", hint=NETWORK_HINT) from exc
+            raise ProviderError(f"{what}: {_lost(exc)}") from exc
+        except google.auth.exceptions.GoogleAuthError as exc:
+            raise CredentialsError(f"{what}: could not get a GCP access token: {exc}", hint=TOKEN_HINT) from exc
+        if isinstance(answer, dict):
+            return answer
+        reply = answer
         if reply.status_code == 404 and missing_ok:
             return None
         raise _error(what, reply, permission_hint, guarded)
@@ -196,11 +217,19 @@ def _retryable(exc: Exception, endpoint: str, write: bool) -> Retryable | None:
         return Retryable("no connection", f"{endpoint}: {short(exc)}", refused=refused(exc), hint=NETWORK_HINT)
     if write:
         return None
-    if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+    if isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)):
         return Retryable("no answer", f"{endpoint}: {short(exc)}", hint=NETWORK_HINT)
+    if isinstance(exc, _Unreadable):
+        return Retryable("unreadable answer", str(exc))
     if isinstance(exc, _Busy):
         return Retryable(str(exc), error_message(exc.reply), after=_seconds(exc.reply.headers.get("Retry-After")))
     return None
+
+
+def _lost(exc: Exception) -> str:
+    if isinstance(exc, _Busy):
+        return f"HTTP {exc.reply.status_code} {error_message(exc.reply)}"
+    return short(exc) if isinstance(exc, requests.RequestException) else str(exc)
 
 
 def error_message(reply: requests.Response) -> str:
