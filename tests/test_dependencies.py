@@ -1,4 +1,4 @@
-"""Installing a function's Python dependencies (faas_action/dependencies.py) and the input rules
+"""Installing a function's Python dependencies (faas_action/dependencies/) and the input rules
 around them: table-driven rules, then real installs by the locked uv from a private index on
 127.0.0.1 that the tests fill with wheels (tests/fakes/package_index.py). Nothing reaches PyPI:
 UV_INDEX_URL names the local index and uv reads no machine configuration (UV_NO_CONFIG)."""
