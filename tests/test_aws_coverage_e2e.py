@@ -4,40 +4,13 @@ settings, package-out then a deploy of that zip, force, provisioned concurrency.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import zipfile
 
 import pytest
 
-from tests.conftest import boto_client
+from tests.conftest import REGISTRY, boto_client
 from tests.test_aws_e2e import create_inputs, lambda_client, write_app
-
-REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
-
-
-@pytest.fixture
-def ecr(moto_server, monkeypatch, function_name):
-    """moto's ECR, and moto's Lambda resolving image URIs in it (as Lambda does) rather than
-    hashing the URI; yields push(tag, content) -> digest (hex, as Lambda reports CodeSha256)."""
-    monkeypatch.setenv("MOTO_LAMBDA_STUB_ECR", "false")  # read by the in-process moto server on each call
-    client = boto_client("ecr", moto_server)
-    repository = f"repo-{function_name}"
-    client.create_repository(repositoryName=repository)
-
-    def push(tag: str, content: str) -> str:
-        digest = lambda text: "sha256:" + hashlib.sha256(text.encode()).hexdigest()  # noqa: E731
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1024, "digest": digest(content + "config")},
-            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 4096, "digest": digest(content)}],
-        }
-        image = client.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)["image"]
-        return image["imageId"]["imageDigest"].split(":", 1)[1]
-
-    push.uri = f"{REGISTRY}/{repository}"  # type: ignore[attr-defined]
-    return push
 
 
 def lambda_writes(proxy) -> list:

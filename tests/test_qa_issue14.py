@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import boto_client
+from tests.conftest import REGISTRY, boto_client
 
-REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 DLQ = "arn:aws:sqs:us-east-1:123456789012:failures"
 
 
@@ -54,29 +53,6 @@ def lambda_writes(proxy) -> list:
 @pytest.fixture
 def lam(lambda_proxy):
     return boto_client("lambda", lambda_proxy.url)
-
-
-@pytest.fixture
-def ecr(moto_server, monkeypatch, function_name):
-    """moto's ECR, with moto's Lambda resolving image URIs in it; push(tag, content) -> digest hex."""
-    monkeypatch.setenv("MOTO_LAMBDA_STUB_ECR", "false")
-    client = boto_client("ecr", moto_server)
-    repository = f"qa-{function_name}"
-    client.create_repository(repositoryName=repository)
-
-    def push(tag: str, content: str) -> str:
-        digest = lambda text: "sha256:" + hashlib.sha256(text.encode()).hexdigest()  # noqa: E731
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1024, "digest": digest(content + "config")},
-            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 4096, "digest": digest(content)}],
-        }
-        image = client.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)["image"]
-        return image["imageId"]["imageDigest"].split(":", 1)[1]
-
-    push.uri = f"{REGISTRY}/{repository}"  # type: ignore[attr-defined]
-    return push
 
 
 # -- input problems: all at once, one ::error each, before any request ----------------------------------
