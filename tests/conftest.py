@@ -106,6 +106,17 @@ def boto_client(service: str, endpoint: str, **config):
     )
 
 
+@pytest.fixture
+def lam(lambda_proxy):
+    """A Lambda client through the proxy (what the action sees)."""
+    return boto_client("lambda", lambda_proxy.url)
+
+
+@pytest.fixture
+def cloudwatch(moto_server):
+    return boto_client("cloudwatch", moto_server)
+
+
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"  # the account's ECR registry in moto
 
 

@@ -29,16 +29,6 @@ def zip_of(source: str) -> bytes:
 
 
 @pytest.fixture
-def lam(lambda_proxy):
-    return boto_client("lambda", lambda_proxy.url)
-
-
-@pytest.fixture
-def cloudwatch(moto_server):
-    return boto_client("cloudwatch", moto_server)
-
-
-@pytest.fixture
 def live(aws_action, workspace, function_name, aws_role):
     """A function whose alias `live` serves version 1, deployed by the action; its code changed
     since (the next deploy publishes version 2)."""

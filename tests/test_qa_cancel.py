@@ -5,14 +5,13 @@ chosen request so that the signal lands at a known point of the run."""
 
 from __future__ import annotations
 
-import json
 import signal
 import time
 
 import pytest
 
 from tests.qa_checks import assert_well_behaved, results_of
-from tests.test_qa_issue9 import alias_puts, inputs, lam, live, write_app  # noqa: F401
+from tests.test_qa_issue9 import alias_puts, inputs, live, write_app  # noqa: F401
 
 SIGTERM_AFTER_S = 7.5  # the runner's schedule after SIGINT
 KILL_AFTER_S = 10.0

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REGISTRY, boto_client
+from tests.conftest import REGISTRY
 
 DLQ = "arn:aws:sqs:us-east-1:123456789012:failures"
 
@@ -48,11 +48,6 @@ def error_fields(result) -> list[str]:
 def lambda_writes(proxy) -> list:
     """Writes to Lambda (ECR's and CloudWatch's APIs are POSTs to `/`, reads included)."""
     return [w for w in proxy.writes() if w.path.startswith("/20")]
-
-
-@pytest.fixture
-def lam(lambda_proxy):
-    return boto_client("lambda", lambda_proxy.url)
 
 
 # -- input problems: all at once, one ::error each, before any request ----------------------------------

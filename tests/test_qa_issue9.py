@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import boto_client
 
 SMOKE = '{"ping": 1}'
 GATE_FIGURES = ("Invocations", "Errors", "ErrorRate", "Duration", "Throttles", "ConcurrentExecutions")
@@ -88,16 +87,6 @@ def make_alarm(cloudwatch, name: str) -> str:
     cloudwatch.put_metric_alarm(AlarmName=name, MetricName="Errors", Namespace="AWS/Lambda", Statistic="Sum",
                                 Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
     return name
-
-
-@pytest.fixture
-def lam(lambda_proxy):
-    return boto_client("lambda", lambda_proxy.url)
-
-
-@pytest.fixture
-def cloudwatch(moto_server):
-    return boto_client("cloudwatch", moto_server)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ end at once.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest

@@ -8,13 +8,12 @@ import os
 import signal
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
 from tests.qa_checks import INJECTION, assert_well_behaved
 
-from tests.test_qa_issue9 import SMOKE, alias_puts, errors_of, inputs, no_traceback, write_app, lam, cloudwatch, live, make_alarm  # noqa: F401
+from tests.test_qa_issue9 import SMOKE, alias_puts, errors_of, inputs, no_traceback, write_app, live, make_alarm  # noqa: F401
 
 
 def test_smoke_event_mapping_with_a_yaml_date_is_one_input_error(aws_action, workspace, lambda_proxy):
