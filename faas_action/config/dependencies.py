@@ -44,7 +44,7 @@ def dependencies(f: Fields, provider: str, source: Path | None, options: Any, wo
             f.problem("dependencies", "dependencies are installed into a package built from `source`, not into a ready-made `package`")
         return None
     file = (source / value).resolve()
-    if file != source and source not in file.parents:
+    if not file.is_relative_to(source):
         f.problem("dependencies", f"{value!r} resolves outside `source` ({file}); refused")
     elif not file.exists():
         f.problem("dependencies", f"{value!r} does not exist in `source` (a requirements file or a pyproject.toml with a uv.lock)")

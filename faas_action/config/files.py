@@ -56,7 +56,7 @@ def inside(f: Fields, name: str, value: str, workspace: Path) -> Path | None:
     except (ValueError, OSError) as exc:  # a NUL byte (from a YAML "\0"), a loop of symlinks
         f.problem(name, f"{value!r} is not a usable path ({exc})")
         return None
-    if path != workspace and workspace not in path.parents:
+    if not path.is_relative_to(workspace):
         f.problem(name, f"{value!r} resolves outside the workspace ({path}); refused")
         return None
     return path

@@ -56,7 +56,7 @@ def requirement_files(file: Path, workspace: Path) -> tuple[list[Path], list[str
                 if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", include.group(2)):
                     continue  # an included URL: uv fetches it, and reports what is wrong
                 target = (path.parent / include.group(2)).resolve()
-                if not _within(target, workspace):
+                if not target.is_relative_to(workspace):
                     problems.append(f"{at}{include.group(2)!r} resolves outside the workspace ({target}); refused")
                 else:
                     pending.append((target, at))
@@ -138,17 +138,13 @@ def _location_problem(line: str, base: Path, workspace: Path) -> str:
     elif not named and not re.match(r"(\.|/|~)|.*[/\\]|.*\.(whl|zip|tar\.gz|tgz)$", location):
         return ""  # a name, with a version specifier, extras or a marker
     path = (base / os.path.expanduser(location)).resolve()
-    if not _within(path, workspace):
+    if not path.is_relative_to(workspace):
         return f"{location!r} resolves outside the workspace ({path}); refused"
     if path.is_dir() or not re.fullmatch(_WHEEL, path.name):
         return f"{location!r} is a local project or source distribution, built from source: only wheels are installed"
     if not path.is_file():
         return f"{location!r} does not exist"
     return ""
-
-
-def _within(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
 
 
 def _shown(path: Path, workspace: Path) -> str:

@@ -128,7 +128,7 @@ def _outside(out_dir: Path | None, workspace: Path) -> Path:
     """A fresh directory for the zip, never inside the workspace (files there end up root-owned)."""
     base = out_dir or Path(tempfile.gettempdir())
     workspace = workspace.resolve()
-    if base.resolve() == workspace or workspace in base.resolve().parents:
+    if base.resolve().is_relative_to(workspace):
         base = Path(tempfile.gettempdir())
     return Path(tempfile.mkdtemp(prefix="faas-package-", dir=base))
 
